@@ -1,0 +1,70 @@
+"""Composes the per-domain query and mutation classes into the served schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema.agencies.mutations import AgenciesMutations
+from schema.agencies.queries import AgenciesQueries
+from schema.audit.queries import AuditQueries
+from schema.avatars.mutations import AvatarsMutations
+from schema.avatars.queries import AvatarsQueries
+from schema.common.queries import CommonQueries
+from schema.common.scalars import AwareDateTime
+from schema.enforcement.mutations import EnforcementMutations
+from schema.enforcement.queries import EnforcementQueries
+from schema.onboarding.mutations import OnboardingMutations
+from schema.onboarding.queries import OnboardingQueries
+from schema.performers.mutations import PerformersMutations
+from schema.performers.queries import PerformersQueries
+from schema.suppliers.mutations import SuppliersMutations
+from schema.suppliers.queries import SuppliersQueries
+
+Query = merge_types(
+    "Query",
+    (
+        CommonQueries,
+        PerformersQueries,
+        AgenciesQueries,
+        OnboardingQueries,
+        SuppliersQueries,
+        AvatarsQueries,
+        EnforcementQueries,
+        AuditQueries,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        OnboardingMutations,
+        PerformersMutations,
+        AgenciesMutations,
+        SuppliersMutations,
+        AvatarsMutations,
+        EnforcementMutations,
+    ),
+)
+
+ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
+
+
+def build_schema(extensions: Sequence[ExtensionFactory] = (), **kwargs: Any) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=list(extensions),
+        config=StrawberryConfig(sort_schema=True, disable_field_suggestions=True),
+        scalar_overrides={datetime: AwareDateTime},
+        **kwargs,
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

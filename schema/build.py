@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from schema.agencies.mutations import AgenciesMutations
 from schema.agencies.queries import AgenciesQueries
@@ -55,13 +57,18 @@ Mutation = merge_types(
 ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # The gateway logs what it masks, with the request id; expected errors are not log noise.
+        return None
+
+
 def build_schema(extensions: Sequence[ExtensionFactory] = (), **kwargs: Any) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=list(extensions),
-        config=StrawberryConfig(sort_schema=True, disable_field_suggestions=True),
-        scalar_overrides={datetime: AwareDateTime},
+        config=StrawberryConfig(sort_schema=True, disable_field_suggestions=True, scalar_map={datetime: AwareDateTime}),
         **kwargs,
     )
 

@@ -27,9 +27,7 @@ class AvatarKind(GraphQLEnum):
     REAL_PERSON_LIKENESS = strawberry.enum_value(
         "REAL_PERSON_LIKENESS", description="reproduces a real person's portrait or voice: consent required"
     )
-    LICENSED_CHARACTER = strawberry.enum_value(
-        "LICENSED_CHARACTER", description="a character used under license"
-    )
+    LICENSED_CHARACTER = strawberry.enum_value("LICENSED_CHARACTER", description="a character used under license")
 
 
 @strawberry.type

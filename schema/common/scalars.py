@@ -18,7 +18,6 @@ def _parse_aware(value: object) -> datetime:
 
 
 AwareDateTime = strawberry.scalar(
-    datetime,
     name="DateTime",
     description="ISO 8601 instant with offset: 2026-11-29T08:00:00+00:00; input without offset is refused",
     serialize=lambda v: v.isoformat(),

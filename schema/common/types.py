@@ -45,9 +45,7 @@ class ProblemCode(GraphQLEnum):
     GUARDIAN_NOT_ELIGIBLE = strawberry.enum_value(
         "GUARDIAN_NOT_ELIGIBLE", description="guardian invalid, a minor, or the same person as the applicant"
     )
-    BLACKLISTED = strawberry.enum_value(
-        "BLACKLISTED", description="an identity key matches an active blacklist entry"
-    )
+    BLACKLISTED = strawberry.enum_value("BLACKLISTED", description="an identity key matches an active blacklist entry")
     ALREADY_REGISTERED = strawberry.enum_value(
         "ALREADY_REGISTERED",
         description="this identity already has a performer of this role on this platform, or this credit code already has an organization or agency here",

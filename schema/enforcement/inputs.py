@@ -11,9 +11,7 @@ from schema.performers.inputs import IdentityKeyInput
 
 @strawberry.input
 class ApplyEnforcementInput:
-    subject_id: strawberry.ID = strawberry.field(
-        description="Performer, OperatorOrganization, Agency or Avatar"
-    )
+    subject_id: strawberry.ID = strawberry.field(description="Performer, OperatorOrganization, Agency or Avatar")
     action: EnforcementAction
     reason: str = strawberry.field(description="internal note for compliance staff")
     public_reason: str | None = strawberry.field(
@@ -27,12 +25,8 @@ class ApplyEnforcementInput:
         description="only with CANCEL_ACCOUNT: blacklist the subject's identity keys", default=False
     )
     blacklist_scope: BlacklistScope | None = strawberry.field(default=BlacklistScope.PLATFORM)
-    blacklist_until: datetime | None = strawberry.field(
-        description="null: permanent", default=strawberry.UNSET
-    )
-    external_ref: str | None = strawberry.field(
-        description="the platform's case number", default=strawberry.UNSET
-    )
+    blacklist_until: datetime | None = strawberry.field(description="null: permanent", default=strawberry.UNSET)
+    external_ref: str | None = strawberry.field(description="the platform's case number", default=strawberry.UNSET)
 
 
 @strawberry.input

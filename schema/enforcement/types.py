@@ -11,9 +11,7 @@ from schema.common.types import Node, Problem
 @strawberry.enum
 class EnforcementAction(GraphQLEnum):
     WARN = strawberry.enum_value("WARN", description="account WARNED; does not block going live")
-    LIMIT_TRAFFIC = strawberry.enum_value(
-        "LIMIT_TRAFFIC", description="account LIMITED; does not block going live"
-    )
+    LIMIT_TRAFFIC = strawberry.enum_value("LIMIT_TRAFFIC", description="account LIMITED; does not block going live")
     LIMIT_FUNCTIONS = strawberry.enum_value(
         "LIMIT_FUNCTIONS", description="account LIMITED; blocks going live (FUNCTION_LIMITED)"
     )
@@ -21,16 +19,12 @@ class EnforcementAction(GraphQLEnum):
         "SUSPEND_RELEASE",
         description="account SUSPENDED (an avatar: SUSPENDED); blocks going live; may end at `until`",
     )
-    CANCEL_ACCOUNT = strawberry.enum_value(
-        "CANCEL_ACCOUNT", description="account CANCELLED; final, cannot be lifted"
-    )
+    CANCEL_ACCOUNT = strawberry.enum_value("CANCEL_ACCOUNT", description="account CANCELLED; final, cannot be lifted")
 
 
 @strawberry.enum
 class BlacklistScope(GraphQLEnum):
-    PLATFORM = strawberry.enum_value(
-        "PLATFORM", description="blocks re-registration on the platform that listed it"
-    )
+    PLATFORM = strawberry.enum_value("PLATFORM", description="blocks re-registration on the platform that listed it")
     JOINT = strawberry.enum_value(
         "JOINT",
         description="joint punishment: blocks on every platform served by this gateway (scope blacklist:joint)",
@@ -72,9 +66,7 @@ class BlacklistEntry(Node):
     id: strawberry.ID
     scope: BlacklistScope
     reason: str
-    keys: list[MatchKey] = strawberry.field(
-        description="which kinds of identity keys it holds (never the raw values)"
-    )
+    keys: list[MatchKey] = strawberry.field(description="which kinds of identity keys it holds (never the raw values)")
     created_at: datetime
     until: datetime | None
     removed_at: datetime | None
@@ -116,15 +108,11 @@ class ScreeningMatch:
     key: MatchKey
     scope: BlacklistScope
     score: float = strawberry.field(description="1.0 exact")
-    entry_id: strawberry.ID | None = strawberry.field(
-        description="null when the entry belongs to another platform"
-    )
+    entry_id: strawberry.ID | None = strawberry.field(description="null when the entry belongs to another platform")
 
 
 @strawberry.type
 class ScreeningResult:
-    decision: ScreeningDecision | None = strawberry.field(
-        description="null exactly when problems is not empty"
-    )
+    decision: ScreeningDecision | None = strawberry.field(description="null exactly when problems is not empty")
     matches: list[ScreeningMatch]
     problems: list[Problem]

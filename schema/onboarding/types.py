@@ -21,9 +21,7 @@ class OnboardingStatus(GraphQLEnum):
     EXPIRED = "EXPIRED"
 
 
-@strawberry.type(
-    description="A session started for an existing (role, externalRef) is bound to that performer."
-)
+@strawberry.type(description="A session started for an existing (role, externalRef) is bound to that performer.")
 class OnboardingSession(Node):
     id: strawberry.ID
     role: PerformerRole

@@ -105,9 +105,7 @@ class RecordTrainingInput:
 @strawberry.input
 class SetPerformerAgencyInput:
     performer_id: strawberry.ID
-    agency_id: strawberry.ID | None = strawberry.field(
-        description="null removes the link", default=strawberry.UNSET
-    )
+    agency_id: strawberry.ID | None = strawberry.field(description="null removes the link", default=strawberry.UNSET)
 
 
 @strawberry.input(description="A room operator that is an organization rather than a natural person.")

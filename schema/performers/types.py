@@ -42,17 +42,11 @@ class DocumentType(GraphQLEnum):
 
 @strawberry.enum
 class VerificationStatus(GraphQLEnum):
-    PENDING = strawberry.enum_value(
-        "PENDING", description="submitted; the identity provider has not answered yet"
-    )
+    PENDING = strawberry.enum_value("PENDING", description="submitted; the identity provider has not answered yet")
     VERIFIED = "VERIFIED"
-    REVIEW = strawberry.enum_value(
-        "REVIEW", description="needs a human decision (decideReview); `findings` say why"
-    )
+    REVIEW = strawberry.enum_value("REVIEW", description="needs a human decision (decideReview); `findings` say why")
     REJECTED = "REJECTED"
-    EXPIRED = strawberry.enum_value(
-        "EXPIRED", description="was verified; the six-monthly re-verification is overdue"
-    )
+    EXPIRED = strawberry.enum_value("EXPIRED", description="was verified; the six-monthly re-verification is overdue")
 
 
 @strawberry.enum
@@ -105,12 +99,10 @@ class Performer(Node):
     verification_status: VerificationStatus
     findings: list[Problem] = strawberry.field(description="why it is in REVIEW, REJECTED or EXPIRED")
     verified_at: datetime | None
-    reverify_by: datetime | None = strawberry.field(
-        description="identity must be re-verified before this instant"
-    )
+    reverify_by: datetime | None = strawberry.field(description="identity must be re-verified before this instant")
     account_status: AccountStatus
-    restrictions: list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]] = (
-        strawberry.field(description="enforcement in force now")
+    restrictions: list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]] = strawberry.field(
+        description="enforcement in force now"
     )
     training_completed_at: datetime | None = strawberry.field(
         description="latest compliance training; needed before going live, yearly"
@@ -118,8 +110,8 @@ class Performer(Node):
     agency: Annotated[Agency, strawberry.lazy("schema.agencies.types")] | None = strawberry.field(
         description="the marketer service agency (MCN) the performer works through"
     )
-    agreements: list[Annotated[Agreement, strawberry.lazy("schema.agencies.types")]] | None = (
-        strawberry.field(description="its agreements with agencies")
+    agreements: list[Annotated[Agreement, strawberry.lazy("schema.agencies.types")]] | None = strawberry.field(
+        description="its agreements with agencies"
     )
     created_at: datetime
     updated_at: datetime
@@ -264,9 +256,7 @@ class EligibilityReason(GraphQLEnum):
 @strawberry.type
 class LiveEligibility:
     allowed: bool
-    reasons: list[EligibilityReason] = strawberry.field(
-        description="every failing reason; empty when allowed"
-    )
+    reasons: list[EligibilityReason] = strawberry.field(description="every failing reason; empty when allowed")
     checked_at: datetime
 
 

@@ -1,0 +1,124 @@
+"""The ASGI application: routes, middleware and the lifespan that owns the ORM and Redis."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from tortoise.connection import get_connection
+from tortoise.contrib.starlette import RegisterTortoise
+
+from gateway import explorer
+from gateway.auth.http import Unauthorized, authenticate, unauthorized_response
+from gateway.auth.oauth import jwks_endpoint, revoke_endpoint, token_endpoint
+from gateway.errors import http_error
+from gateway.graphql_http import (
+    BadRequest,
+    bad_request_response,
+    check_batch,
+    execute,
+    json_response,
+    read_requests,
+)
+from gateway.middleware import RequestIdMiddleware
+from gateway.runtime import Runtime, build_runtime
+from gateway.settings import Settings
+from registry.db import tortoise_config
+from schema.context import Context
+
+log = logging.getLogger("livegate")
+
+
+async def graphql_get(request: Request) -> Response:
+    # Identity numbers must never reach URLs or access logs: nothing is executed over GET.
+    runtime: Runtime = request.app.state.runtime
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if runtime.settings.explorer and wants_page and not request.query_params:
+        if explorer.assets_present(runtime.settings.data_dir):
+            headers = {"Content-Security-Policy": explorer.LOCAL_PAGE_CSP}
+            return HTMLResponse(explorer.render_page(local=True), headers=headers)
+        log.warning("explorer assets missing (run `livegate explorer fetch-assets`): serving the CDN page")
+        return HTMLResponse(explorer.render_page(local=False))
+    return http_error(405, "GraphQL operations are accepted over POST only.", headers={"Allow": "POST"})
+
+
+async def graphql_post(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    limits = runtime.settings.limits
+    try:
+        principal = await authenticate(request, runtime.tokens)
+        operations, is_batch = await read_requests(request, max_files=10)
+        if is_batch:
+            check_batch(operations, max_batch=limits.batch)
+    except Unauthorized as exc:
+        return unauthorized_response(exc)
+    except BadRequest as exc:
+        return bad_request_response(exc)
+    context = Context(
+        request_id=request.state.request_id,
+        principal=principal,
+        page_limit=limits.page,
+        request=request,
+    )
+    results = [await execute(runtime.schema, operation, context) for operation in operations]
+    return json_response(results if is_batch else results[0])
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, str] = {}
+    try:
+        await get_connection("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver failure means "not ready", never a 500
+        checks["database"] = type(exc).__name__
+    if runtime.redis is not None:
+        try:
+            await runtime.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # same: report, do not raise
+            checks["redis"] = type(exc).__name__
+    ready = all(value == "ok" for value in checks.values())
+    return json_response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm: bool = True) -> Starlette:
+    """Build the gateway. Tests pass `manage_orm=False` and run it inside their own ORM context."""
+    runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if manage_orm:
+                await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
+            if runtime.redis is not None:
+                stack.push_async_callback(runtime.redis.aclose)
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_post, methods=["POST"]),
+            Route("/graphql", graphql_get, methods=["GET"]),
+            Route("/oauth/token", token_endpoint, methods=["POST"]),
+            Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
+            Route("/.well-known/jwks.json", jwks_endpoint, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Mount("/_explorer", app=explorer.static_app(settings.data_dir)),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+        max_body_size=settings.limits.body_bytes,
+    )
+    app.state.runtime = runtime
+    return app

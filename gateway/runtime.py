@@ -1,0 +1,83 @@
+"""What one gateway process holds: settings, schema, keys and shared clients (the composition root)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import strawberry
+
+from gateway.auth.keys import KeyConfigError, KeySet, load_keys_from_config, load_or_create_dev_keys
+from gateway.auth.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
+from gateway.auth.tokens import TokenService
+from gateway.keyfiles import load_keyring
+from gateway.settings import ConfigError, Settings
+from registry.crypto import BlindIndexer, Vault
+from schema.build import build_schema
+from schema.extensions import ErrorCodes, OperationLimits, limits_extension
+
+# Onboarding client tokens live as long as their session (at most a day): keep retired keys that long.
+MAX_TOKEN_LIFETIME = timedelta(days=1)
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    schema: strawberry.Schema
+    tokens: TokenService
+    vault: Vault
+    indexer: BlindIndexer
+    redis: aioredis.Redis | None
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.settings.token_lifetime_s)
+
+
+def ensure_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"LIVEGATE_DATA_DIR={path} is not writable ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"LIVEGATE_DATA_DIR={path} is not writable")
+
+
+def load_signing_keys(settings: Settings) -> KeySet:
+    try:
+        if settings.signing_keys:
+            return load_keys_from_config(settings.signing_keys)
+        return load_or_create_dev_keys(settings.data_dir)
+    except KeyConfigError as exc:
+        raise ConfigError(f"LIVEGATE_SIGNING_KEYS: {exc}") from None
+
+
+def build_graphql_schema(settings: Settings) -> strawberry.Schema:
+    limits = settings.limits
+    return build_schema(
+        extensions=[
+            ErrorCodes,
+            limits_extension(OperationLimits(depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens)),
+        ]
+    )
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    ensure_data_dir(settings.data_dir)
+    client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    revocations: RevocationStore = RedisRevocationStore(client) if client else MemoryRevocationStore()
+    tokens = TokenService(load_signing_keys(settings), issuer=settings.issuer, revocations=revocations)
+    return Runtime(
+        settings=settings,
+        schema=build_graphql_schema(settings),
+        tokens=tokens,
+        vault=Vault(load_keyring(settings.data_keys, settings.data_dir, "data-keys")),
+        indexer=BlindIndexer(load_keyring(settings.index_keys, settings.data_dir, "index-keys")),
+        redis=client,
+    )

@@ -1,0 +1,3 @@
+from registry.audit import services
+
+__all__ = ["services"]

@@ -236,9 +236,14 @@ def keys_rotate_data() -> None:
 
 
 @explorer_app.command("fetch-assets")
-def explorer_fetch_assets() -> None:
+def explorer_fetch_assets(
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the assets are there.")] = False,
+) -> None:
     """Fetch the GraphiQL and React bundles with npm into the data dir (served same-origin)."""
     config = settings()
+    if if_missing and explorer.assets_present(config.data_dir):
+        typer.echo(f"explorer assets present in {explorer.assets_dir(config.data_dir)}")
+        return
     try:
         files = explorer.fetch_assets(config.data_dir)
     except explorer.ExplorerError as exc:

@@ -176,7 +176,7 @@ def _reached_execution(errors: list[GraphQLError]) -> bool:
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     code = (error.extensions or {}).get("code")
-    if code is None and error.original_error is None and not error.path:
+    if code is None and not error.path and (error.original_error is None or error.message.startswith("Variable '$")):
         # Raised by graphql-core before any resolver ran: variables that do not coerce.
         code = "BAD_USER_INPUT"
     if code is None:

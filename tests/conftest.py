@@ -123,23 +123,23 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @dataclass(frozen=True, slots=True)
-class TestPlatform:
+class PlatformClient:
     id: str
     client_id: str
     client_secret: str
 
 
-async def make_platform(name: str | None = None, scopes: str | None = None) -> TestPlatform:
+async def make_platform(name: str | None = None, scopes: str | None = None) -> PlatformClient:
     created = await platforms.create_platform(name or f"p-{secrets.token_hex(3)}", scopes=scopes)
-    return TestPlatform(created.platform.id, created.platform.client_id, created.client_secret)
+    return PlatformClient(created.platform.id, created.platform.client_id, created.client_secret)
 
 
 @pytest_asyncio.fixture
-async def platform(db: TortoiseContext) -> TestPlatform:
+async def platform(db: TortoiseContext) -> PlatformClient:
     return await make_platform("acme")
 
 
-async def get_token(client: httpx.AsyncClient, platform: TestPlatform, scope: str | None = None) -> str:
+async def get_token(client: httpx.AsyncClient, platform: PlatformClient, scope: str | None = None) -> str:
     form = {
         "grant_type": "client_credentials",
         "client_id": platform.client_id,

@@ -139,7 +139,10 @@ async def test_an_aware_datetime_is_required(client: httpx.AsyncClient) -> None:
     naive = await client.post(
         "/graphql",
         json={
-            "query": 'mutation($t: DateTime!) { recordTraining(input: {performerId: "x", completedAt: $t, course: "c"}) { problems { code } } }',
+            "query": (
+                "mutation($t: DateTime!) { recordTraining(input: "
+                '{performerId: "x", completedAt: $t, course: "c"}) { problems { code } } }'
+            ),
             "variables": {"t": "2026-01-01T08:00:00"},
         },
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.cli.cli import tortoise_cli_context
+from tortoise.migrations.autodetector import MigrationAutodetector
 
 from registry.db import MIGRATIONS_CONFIG
 

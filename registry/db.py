@@ -12,6 +12,13 @@ APP = "livegate"
 MODEL_MODULES = [
     "registry.platforms.models",
     "registry.audit.models",
+    "registry.identities.models",
+    "registry.onboarding.models",
+    "registry.performers.models",
+    "registry.agencies.models",
+    "registry.avatars.models",
+    "registry.enforcement.models",
+    "registry.suppliers.models",
 ]
 
 

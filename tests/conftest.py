@@ -28,7 +28,6 @@ from tortoise.contrib.test import truncate_all_models
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
 from registry.db import tortoise_config
-from registry.migrate import apply_migrations
 from registry.platforms import services as platforms
 
 PG_URL = os.environ.get("LIVEGATE_TEST_POSTGRES_URL")
@@ -51,6 +50,15 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def _create_schema(url: str) -> None:
+    # Test databases are built from the models (tests/registry/test_migrations.py keeps the committed
+    # migrations equal to them and applies them to fresh databases).
+    context = TortoiseContext()
+    async with context:
+        await context.init(config=tortoise_config(url))
+        await context.generate_schemas(safe=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
     if not PG_URL:
@@ -60,7 +68,7 @@ def postgres_url() -> Iterator[str | None]:
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     url = _with_database(PG_URL, name)
     try:
-        asyncio.run(apply_migrations(url))
+        asyncio.run(_create_schema(url))
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -69,7 +77,7 @@ def postgres_url() -> Iterator[str | None]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "livegate.sqlite3"
-    asyncio.run(apply_migrations(f"sqlite://{path}"))
+    asyncio.run(_create_schema(f"sqlite://{path}"))
     return path
 
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.common.errors import not_implemented
+from schema.permissions import needs
 
 if TYPE_CHECKING:
     from schema.agencies.types import Agency
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class AgenciesQueries:
-    @strawberry.field(description="[performers:read]")
+    @strawberry.field(description="[performers:read]", permission_classes=[needs("performers:read")])
     async def agency(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> Annotated[Agency, strawberry.lazy("schema.agencies.types")] | None:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.common.errors import not_implemented
+from schema.permissions import needs
 
 if TYPE_CHECKING:
     from schema.audit.types import AuditChainCheck, AuditEventConnection
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class AuditQueries:
-    @strawberry.field(description="[audit:read]")
+    @strawberry.field(description="[audit:read]", permission_classes=[needs("audit:read")])
     async def audit_events(
         self,
         info: strawberry.Info,
@@ -22,7 +23,7 @@ class AuditQueries:
     ) -> Annotated[AuditEventConnection, strawberry.lazy("schema.audit.types")] | None:
         raise not_implemented("auditEvents")
 
-    @strawberry.field(description="[audit:read]")
+    @strawberry.field(description="[audit:read]", permission_classes=[needs("audit:read")])
     async def verify_audit_chain(
         self,
         info: strawberry.Info,

@@ -6,6 +6,7 @@ import strawberry
 
 from schema.common.errors import not_implemented
 from schema.enforcement.inputs import ScreeningInput
+from schema.permissions import needs
 
 if TYPE_CHECKING:
     from schema.enforcement.types import ScreeningResult
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class EnforcementQueries:
-    @strawberry.field(description="[blacklist:read]")
+    @strawberry.field(description="[blacklist:read]", permission_classes=[needs("blacklist:read")])
     async def screen(
         self, info: strawberry.Info, input: ScreeningInput
     ) -> Annotated[ScreeningResult, strawberry.lazy("schema.enforcement.types")] | None:

@@ -6,6 +6,7 @@ import strawberry
 
 from schema.common.errors import not_implemented
 from schema.performers.types import VerificationStatus
+from schema.permissions import needs
 from schema.suppliers.types import ProductCategory
 
 if TYPE_CHECKING:
@@ -14,19 +15,19 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class SuppliersQueries:
-    @strawberry.field(description="[suppliers:read]")
+    @strawberry.field(description="[suppliers:read]", permission_classes=[needs("suppliers:read")])
     async def supplier(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> Annotated[Supplier, strawberry.lazy("schema.suppliers.types")] | None:
         raise not_implemented("supplier")
 
-    @strawberry.field(description="[suppliers:read]")
+    @strawberry.field(description="[suppliers:read]", permission_classes=[needs("suppliers:read")])
     async def supplier_by_ref(
         self, info: strawberry.Info, external_ref: str
     ) -> Annotated[Supplier, strawberry.lazy("schema.suppliers.types")] | None:
         raise not_implemented("supplierByRef")
 
-    @strawberry.field(description="[suppliers:read]")
+    @strawberry.field(description="[suppliers:read]", permission_classes=[needs("suppliers:read")])
     async def suppliers(
         self,
         info: strawberry.Info,

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+# A platform measure on a performer, organization, agency or avatar. Lifting is recorded, never deleted.
+class Enforcement(Model):
+    id = fields.CharField(primary_key=True, max_length=32)
+    platform_id = fields.CharField(max_length=32)
+    subject_id = fields.CharField(max_length=32, db_index=True)
+    action = fields.CharField(max_length=20)
+    reason = fields.TextField()
+    public_reason = fields.TextField()
+    since = fields.DatetimeField()
+    until = fields.DatetimeField(null=True)
+    lifted_at = fields.DatetimeField(null=True)
+    lift_reason = fields.TextField(null=True)
+    external_ref = fields.CharField(max_length=128, null=True)
+    token_id = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "enforcement"
+
+
+# Identity keys (blind indexes only) that block or flag (re-)registration; PLATFORM or JOINT scope.
+class BlacklistEntry(Model):
+    id = fields.CharField(primary_key=True, max_length=32)
+    platform_id = fields.CharField(max_length=32, db_index=True)
+    scope = fields.CharField(max_length=10)
+    reason = fields.TextField()
+    until = fields.DatetimeField(null=True)
+    removed_at = fields.DatetimeField(null=True)
+    removed_reason = fields.TextField(null=True)
+    external_ref = fields.CharField(max_length=128, null=True)
+    enforcement_id = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "blacklist_entry"
+
+
+# One key of an entry. `value` is a keyed blind index ("kid:hex"); AVATAR_IMAGE keys also keep the
+# perceptual hash and its bands for near-duplicate matching.
+class BlacklistKey(Model):
+    id = fields.BigIntField(primary_key=True)
+    entry_id = fields.CharField(max_length=32, db_index=True)
+    kind = fields.CharField(max_length=20)
+    value = fields.CharField(max_length=80, db_index=True)
+    phash = fields.BigIntField(null=True)
+    band0 = fields.IntField(null=True, db_index=True)
+    band1 = fields.IntField(null=True, db_index=True)
+    band2 = fields.IntField(null=True, db_index=True)
+    band3 = fields.IntField(null=True, db_index=True)
+
+    class Meta:
+        table = "blacklist_key"
+
+
+# A compliance officer's approval of a fuzzy match: the same subject is not sent to REVIEW for it again.
+class ReviewApproval(Model):
+    id = fields.BigIntField(primary_key=True)
+    platform_id = fields.CharField(max_length=32)
+    subject_id = fields.CharField(max_length=32, db_index=True)
+    entry_id = fields.CharField(max_length=32)
+    kind = fields.CharField(max_length=20)
+    decided_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "review_approval"
+        unique_together = (("subject_id", "entry_id", "kind"),)

@@ -7,10 +7,11 @@ every process has exactly one configuration and threading it through each servic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.avatars.storage import BlobStore
 from registry.crypto import BlindIndexer, Vault
+from registry.identity_provider import IdentityProvider, LocalProvider
 from registry.validators.age import AgeRule
 
 
@@ -21,6 +22,8 @@ class RegistryConfig:
     blobs: BlobStore
     age_rule: AgeRule = AgeRule.DAY_AFTER
     max_file_bytes: int = 8 * 1024 * 1024
+    identity_provider: IdentityProvider = field(default_factory=LocalProvider)
+    provider_pending_limit_s: int = 86400
 
 
 _current: RegistryConfig | None = None

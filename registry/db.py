@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "registry.avatars.models",
     "registry.enforcement.models",
     "registry.suppliers.models",
+    "registry.idempotency.models",
 ]
 
 

@@ -64,3 +64,17 @@ class DomainError(Exception):
 
 def problem(code: ProblemCode, message: str, *field: str) -> Problem:
     return Problem(code, message, tuple(field) or None)
+
+
+_HIDDEN_FROM_CLIENTS = frozenset({ProblemCode.BLACKLISTED, ProblemCode.ALREADY_REGISTERED})
+NOT_ELIGIBLE_MESSAGE = "This registration cannot be completed. Please contact the platform's support."
+
+
+def for_onboarding_client(problems: Iterable[Problem]) -> list[Problem]:
+    """What an applicant's own client is told: never which of blacklisting or a duplicate it was."""
+    shown: list[Problem] = []
+    for p in problems:
+        shown.append(
+            Problem(ProblemCode.NOT_ELIGIBLE, NOT_ELIGIBLE_MESSAGE, None) if p.code in _HIDDEN_FROM_CLIENTS else p
+        )
+    return list(dict.fromkeys(shown))

@@ -33,6 +33,8 @@ class Context:
     request_id: str
     principal: Principal | None
     page_limit: int = 100
+    file_limit: int = 8 * 1024 * 1024
+    import_limit: int = 1000
     # Per-request DataLoaders and memo, created fresh for every request.
     loaders: dict[str, Any] = field(default_factory=dict)
     request: Any = None

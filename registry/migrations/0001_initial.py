@@ -204,6 +204,23 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='IdempotencyRecord',
+            fields=[
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=32)),
+                ('subject', fields.CharField(max_length=64)),
+                ('key', fields.CharField(max_length=255)),
+                ('fingerprint', fields.CharField(max_length=64)),
+                ('state', fields.CharField(max_length=10)),
+                ('status', fields.SmallIntField(null=True)),
+                ('response', fields.BinaryField(null=True)),
+                ('headers', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'idempotency_record', 'app': 'livegate', 'unique_together': (('subject', 'key'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='IdentityKey',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -5,9 +5,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from registry.enforcement.status import account_status
+from registry.performers import models
+from registry.performers import services as performers
+from registry.verification import effective_status, findings_as_problems
+from schema.common.convert import client_forbidden, opt, problems_out
 from schema.common.enums import GraphQLEnum
-from schema.common.errors import not_implemented
+from schema.common.loaders import measures_in_force
 from schema.common.types import Node, PageInfo, Problem
+from schema.performers.loaders import consents_in_force
 
 if TYPE_CHECKING:
     from schema.agencies.types import Agency, Agreement
@@ -83,9 +89,23 @@ class GuardianConsent:
     revoked_at: datetime | None
     has_evidence: bool
 
+    @classmethod
+    def from_record(cls, record: models.GuardianConsent) -> GuardianConsent:
+        return cls(
+            id=strawberry.ID(record.id),
+            relationship=GuardianRelationship(record.relationship),
+            guardian_name_masked=record.guardian_name_masked,
+            guardian_verification_status=VerificationStatus(record.guardian_verification_status),
+            signed_at=record.signed_at,
+            recorded_at=record.recorded_at,
+            revoked_at=record.revoked_at,
+            has_evidence=record.evidence_sha256 is not None,
+        )
+
 
 @strawberry.type
 class Performer(Node):
+    record: strawberry.Private[models.Performer]
     id: strawberry.ID
     external_ref: str | None = strawberry.field(description="unique per (platform, role)")
     role: PerformerRole
@@ -93,34 +113,89 @@ class Performer(Node):
     document_type: DocumentType
     document_number_masked: str = strawberry.field(description="e.g. 110***********123X")
     phone_masked: str = strawberry.field(description="e.g. +86 138****5678")
-    age: int
-    is_minor: bool
-    guardian_consent: GuardianConsent | None = strawberry.field(description="the consent in force, if any")
-    verification_status: VerificationStatus
-    findings: list[Problem] = strawberry.field(description="why it is in REVIEW, REJECTED or EXPIRED")
     verified_at: datetime | None
     reverify_by: datetime | None = strawberry.field(description="identity must be re-verified before this instant")
-    account_status: AccountStatus
-    restrictions: list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]] = strawberry.field(
-        description="enforcement in force now"
-    )
     training_completed_at: datetime | None = strawberry.field(
         description="latest compliance training; needed before going live, yearly"
-    )
-    agency: Annotated[Agency, strawberry.lazy("schema.agencies.types")] | None = strawberry.field(
-        description="the marketer service agency (MCN) the performer works through"
-    )
-    agreements: list[Annotated[Agreement, strawberry.lazy("schema.agencies.types")]] | None = strawberry.field(
-        description="its agreements with agencies"
     )
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def from_record(cls, record: models.Performer) -> Performer:
+        return cls(
+            record=record,
+            id=strawberry.ID(record.id),
+            external_ref=record.external_ref,
+            role=PerformerRole(record.role),
+            full_name_masked=record.name_masked,
+            document_type=DocumentType(record.document_type),
+            document_number_masked=record.number_masked,
+            phone_masked=record.phone_masked,
+            verified_at=record.verified_at,
+            reverify_by=record.reverify_by,
+            training_completed_at=record.training_completed_at,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+    @strawberry.field
+    def age(self) -> int:
+        return performers.age_of(self.record)
+
+    @strawberry.field
+    def is_minor(self) -> bool:
+        return performers.age_of(self.record) < performers.ADULT
+
+    @strawberry.field(description="the consent in force, if any")
+    async def guardian_consent(self, info: strawberry.Info) -> GuardianConsent | None:
+        consent = await consents_in_force(info).load(self.record.id)
+        return GuardianConsent.from_record(consent) if consent else None
+
+    @strawberry.field
+    def verification_status(self) -> VerificationStatus:
+        return VerificationStatus(performers.status_of(self.record).value)
+
+    @strawberry.field(description="why it is in REVIEW, REJECTED or EXPIRED")
+    def findings(self, info: strawberry.Info) -> list[Problem]:
+        return problems_out(info, findings_as_problems(self.record.findings))
+
+    @strawberry.field
+    async def account_status(self, info: strawberry.Info) -> AccountStatus:
+        return AccountStatus(account_status(await measures_in_force(info).load(self.record.id)).value)
+
+    @strawberry.field(description="enforcement in force now")
+    async def restrictions(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]]:
+        from schema.enforcement.types import Enforcement
+
+        client_forbidden(info)
+        return [Enforcement.from_record(m) for m in await measures_in_force(info).load(self.record.id)]
+
+    @strawberry.field(description="the marketer service agency (MCN) the performer works through")
+    async def agency(self, info: strawberry.Info) -> Annotated[Agency, strawberry.lazy("schema.agencies.types")] | None:
+        from schema.agencies.types import Agency
+
+        client_forbidden(info)
+        return await Agency.load(info, self.record.agency_id) if self.record.agency_id else None
+
+    @strawberry.field(description="its agreements with agencies")
+    async def agreements(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Agreement, strawberry.lazy("schema.agencies.types")]] | None:
+        from schema.agencies.types import Agreement
+
+        client_forbidden(info)
+        return await Agreement.of_party(info, self.record.id)
+
     @strawberry.field(description="avatars it is answerable for")
-    def avatars(
-        self, first: int | None = 20, after: str | None = strawberry.UNSET
+    async def avatars(
+        self, info: strawberry.Info, first: int | None = 20, after: str | None = strawberry.UNSET
     ) -> Annotated[AvatarConnection, strawberry.lazy("schema.avatars.types")] | None:
-        raise not_implemented("Performer.avatars")
+        from schema.avatars.types import AvatarConnection
+
+        return await AvatarConnection.of_operator(info, self.record.id, first=first, after=opt(after))
 
 
 @strawberry.type
@@ -173,6 +248,7 @@ class SetPerformerAgencyPayload:
 
 @strawberry.type
 class OperatorOrganization(Node):
+    record: strawberry.Private[models.OperatorOrganization]
     id: strawberry.ID
     external_ref: str | None
     name: str
@@ -180,21 +256,64 @@ class OperatorOrganization(Node):
     address: str
     contact_phone: str
     legal_representative_name_masked: str
-    verification_status: VerificationStatus
-    findings: list[Problem]
     verified_at: datetime | None
     reverify_by: datetime | None
-    account_status: AccountStatus
-    restrictions: list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]]
-    agreements: list[Annotated[Agreement, strawberry.lazy("schema.agencies.types")]] | None
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def from_record(cls, record: models.OperatorOrganization) -> OperatorOrganization:
+        return cls(
+            record=record,
+            id=strawberry.ID(record.id),
+            external_ref=record.external_ref,
+            name=record.name,
+            credit_code=record.credit_code,
+            address=record.address,
+            contact_phone=record.contact_phone,
+            legal_representative_name_masked=record.representative_name_masked,
+            verified_at=record.verified_at,
+            reverify_by=record.reverify_by,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
     @strawberry.field
-    def avatars(
-        self, first: int | None = 20, after: str | None = strawberry.UNSET
+    def verification_status(self) -> VerificationStatus:
+        record = self.record
+        return VerificationStatus(effective_status(record.verification_status, reverify_by=record.reverify_by).value)
+
+    @strawberry.field
+    def findings(self, info: strawberry.Info) -> list[Problem]:
+        return problems_out(info, findings_as_problems(self.record.findings))
+
+    @strawberry.field
+    async def account_status(self, info: strawberry.Info) -> AccountStatus:
+        return AccountStatus(account_status(await measures_in_force(info).load(self.record.id)).value)
+
+    @strawberry.field
+    async def restrictions(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]]:
+        from schema.enforcement.types import Enforcement
+
+        return [Enforcement.from_record(m) for m in await measures_in_force(info).load(self.record.id)]
+
+    @strawberry.field
+    async def agreements(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Agreement, strawberry.lazy("schema.agencies.types")]] | None:
+        from schema.agencies.types import Agreement
+
+        return await Agreement.of_party(info, self.record.id)
+
+    @strawberry.field
+    async def avatars(
+        self, info: strawberry.Info, first: int | None = 20, after: str | None = strawberry.UNSET
     ) -> Annotated[AvatarConnection, strawberry.lazy("schema.avatars.types")] | None:
-        raise not_implemented("OperatorOrganization.avatars")
+        from schema.avatars.types import AvatarConnection
+
+        return await AvatarConnection.of_operator(info, self.record.id, first=first, after=opt(after))
 
 
 @strawberry.type

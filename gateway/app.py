@@ -29,6 +29,7 @@ from gateway.graphql_http import (
 from gateway.middleware import RequestIdMiddleware
 from gateway.runtime import Runtime, build_runtime
 from gateway.settings import Settings
+from registry import config as registry_config
 from registry.db import tortoise_config
 from schema.context import Context
 
@@ -64,6 +65,8 @@ async def graphql_post(request: Request) -> Response:
         request_id=request.state.request_id,
         principal=principal,
         page_limit=limits.page,
+        file_limit=limits.file_bytes,
+        import_limit=limits.import_rows,
         request=request,
     )
     results = [await execute(runtime.schema, operation, context) for operation in operations]
@@ -95,6 +98,7 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm: bool = True) -> Starlette:
     """Build the gateway. Tests pass `manage_orm=False` and run it inside their own ORM context."""
     runtime = runtime or build_runtime(settings)
+    registry_config.configure(runtime.registry)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

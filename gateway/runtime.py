@@ -15,6 +15,8 @@ from gateway.auth.revocation import MemoryRevocationStore, RedisRevocationStore,
 from gateway.auth.tokens import TokenService
 from gateway.keyfiles import load_keyring
 from gateway.settings import ConfigError, Settings
+from registry.avatars.storage import LocalBlobStore
+from registry.config import RegistryConfig
 from registry.crypto import BlindIndexer, Vault
 from schema.build import build_schema
 from schema.extensions import ErrorCodes, OperationLimits, limits_extension
@@ -31,6 +33,7 @@ class Runtime:
     vault: Vault
     indexer: BlindIndexer
     redis: aioredis.Redis | None
+    registry: RegistryConfig
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -73,11 +76,21 @@ def build_runtime(settings: Settings) -> Runtime:
     client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     revocations: RevocationStore = RedisRevocationStore(client) if client else MemoryRevocationStore()
     tokens = TokenService(load_signing_keys(settings), issuer=settings.issuer, revocations=revocations)
+    vault = Vault(load_keyring(settings.data_keys, settings.data_dir, "data-keys"))
+    indexer = BlindIndexer(load_keyring(settings.index_keys, settings.data_dir, "index-keys"))
     return Runtime(
         settings=settings,
         schema=build_graphql_schema(settings),
         tokens=tokens,
-        vault=Vault(load_keyring(settings.data_keys, settings.data_dir, "data-keys")),
-        indexer=BlindIndexer(load_keyring(settings.index_keys, settings.data_dir, "index-keys")),
+        vault=vault,
+        indexer=indexer,
         redis=client,
+        registry=RegistryConfig(
+            vault=vault,
+            indexer=indexer,
+            blobs=LocalBlobStore(settings.data_dir / "blobs"),
+            age_rule=settings.age_rule,
+            max_file_bytes=settings.limits.file_bytes,
+            provider_pending_limit_s=settings.identity_provider_pending_limit_s,
+        ),
     )

@@ -80,11 +80,11 @@ class Vault:
     """Encrypts short personal values; `aad` binds a ciphertext to its record and field."""
 
     def __init__(self, keyring: Keyring) -> None:
-        self._keyring = keyring
+        self.keyring = keyring
         self._ciphers = {kid: AESGCM(key) for kid, key in keyring.keys}
 
     def encrypt(self, plaintext: str, *, aad: str) -> str:
-        kid, _ = self._keyring.current
+        kid, _ = self.keyring.current
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._ciphers[kid].encrypt(nonce, plaintext.encode(), aad.encode())
         return f"{_VERSION}.{kid}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
@@ -101,7 +101,7 @@ class Vault:
             raise DecryptionError("ciphertext does not authenticate") from None
 
     def is_current(self, token: str) -> bool:
-        return _split(token)[1] == self._keyring.current[0]
+        return _split(token)[1] == self.keyring.current[0]
 
     def reencrypt(self, token: str, *, aad: str) -> str:
         return token if self.is_current(token) else self.encrypt(self.decrypt(token, aad=aad), aad=aad)
@@ -118,15 +118,15 @@ class BlindIndexer:
     """Keyed HMAC indexes, domain-separated by `kind` (document, phone, ...)."""
 
     def __init__(self, keyring: Keyring) -> None:
-        self._keyring = keyring
+        self.keyring = keyring
 
     def index(self, kind: str, normalized: str) -> str:
-        kid, key = self._keyring.current
+        kid, key = self.keyring.current
         return f"{kid}:{_mac(key, kind, normalized)}"
 
     def candidates(self, kind: str, normalized: str) -> list[str]:
         """The value's index under every key: a lookup matches rows written before a rotation."""
-        return [f"{kid}:{_mac(key, kind, normalized)}" for kid, key in self._keyring.keys]
+        return [f"{kid}:{_mac(key, kind, normalized)}" for kid, key in self.keyring.keys]
 
     def candidates_many(self, kind: str, values: Iterable[str]) -> list[str]:
         return [c for value in values for c in self.candidates(kind, value)]

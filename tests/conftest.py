@@ -27,6 +27,9 @@ from tortoise.contrib.test import truncate_all_models
 
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
+from registry.avatars.storage import LocalBlobStore
+from registry.config import RegistryConfig, configure
+from registry.crypto import BlindIndexer, Keyring, Vault
 from registry.db import tortoise_config
 from registry.platforms import services as platforms
 
@@ -113,9 +116,28 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def registry_config(tmp_path: Path) -> RegistryConfig:
+    """Fresh keys and blob storage for every test; the app fixture uses the same keys."""
+    config = RegistryConfig(
+        vault=Vault(Keyring.generate("t1")),
+        indexer=BlindIndexer(Keyring.generate("i1")),
+        blobs=LocalBlobStore(tmp_path / "blobs"),
+    )
+    configure(config)
+    return config
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings({"LIVEGATE_DATA_DIR": str(tmp_path / "data"), "LIVEGATE_DATABASE_URL": database_url})
+def settings(tmp_path: Path, database_url: str, registry_config: RegistryConfig) -> Settings:
+    return load_settings(
+        {
+            "LIVEGATE_DATA_DIR": str(tmp_path / "data"),
+            "LIVEGATE_DATABASE_URL": database_url,
+            "LIVEGATE_DATA_KEYS": registry_config.vault.keyring.format(),
+            "LIVEGATE_INDEX_KEYS": registry_config.indexer.keyring.format(),
+        }
+    )
 
 
 @pytest.fixture

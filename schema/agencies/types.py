@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from schema.common.errors import not_implemented
 from schema.common.types import Node, Problem
 from schema.performers.types import AccountStatus, VerificationStatus
 
@@ -31,6 +32,10 @@ class Agency(Node):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    async def load(cls, info: strawberry.Info, agency_id: str) -> Agency | None:
+        raise not_implemented("Agency")
+
 
 @strawberry.type
 class RegisterAgencyPayload:
@@ -54,6 +59,10 @@ class Agreement(Node):
     document_sha256: str | None
     created_at: datetime
     terminated_at: datetime | None
+
+    @classmethod
+    async def of_party(cls, info: strawberry.Info, party_id: str) -> list[Agreement]:
+        raise not_implemented("Agreement")
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.common.enums import GraphQLEnum
+from schema.common.errors import not_implemented
 from schema.common.types import Node, PageInfo, Problem
 
 if TYPE_CHECKING:
@@ -72,6 +73,12 @@ class AvatarEdge:
 class AvatarConnection:
     edges: list[AvatarEdge]
     page_info: PageInfo
+
+    @classmethod
+    async def of_operator(
+        cls, info: strawberry.Info, operator_id: str, *, first: int | None, after: str | None
+    ) -> AvatarConnection | None:
+        raise not_implemented("avatars")
 
 
 @strawberry.type

@@ -9,13 +9,17 @@ import strawberry
 from strawberry.types import Info
 
 from registry.actors import Actor
+from registry.pagination import Page, encode_cursor
 from registry.problems import DomainError, for_onboarding_client
 from registry.problems import Problem as RegistryProblem
 from schema.common.errors import forbidden, limit_exceeded
-from schema.common.types import Problem, ProblemCode
+from schema.common.types import PageInfo, Problem, ProblemCode
 from schema.context import Context
 
 T = TypeVar("T")
+N = TypeVar("N")
+E = TypeVar("E")
+C = TypeVar("C")
 Unset = type(strawberry.UNSET)
 
 
@@ -68,3 +72,10 @@ def client_forbidden(info: Info[Context, Any]) -> None:
     """Edges an onboarding client token may not follow (anything but its own records)."""
     if is_client(info):
         raise forbidden("An onboarding client token cannot read this field.")
+
+
+def connection(found: Page[Any], node: Callable[[Any], N], edge: Callable[..., E], conn: Callable[..., C]) -> C:
+    """A Relay-style connection from a registry keyset page."""
+    edges = [edge(node=node(row), cursor=encode_cursor(row.created_at, row.id)) for row in found.rows]
+    end = encode_cursor(found.rows[-1].created_at, found.rows[-1].id) if found.rows else None
+    return conn(edges=edges, page_info=PageInfo(has_next_page=found.has_next, end_cursor=end))

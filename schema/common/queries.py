@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.common.errors import not_implemented
+from schema.common.nodes import resolve_node
 from schema.common.types import Node
 from schema.permissions import needs
 
@@ -11,4 +11,4 @@ from schema.permissions import needs
 class CommonQueries:
     @strawberry.field(description="[the read scope of that type]", permission_classes=[needs()])
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
-        raise not_implemented("node")
+        return await resolve_node(info, id)  # type: ignore[return-value]

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import strawberry
 
+from registry.enforcement import models
 from schema.common.enums import GraphQLEnum
 from schema.common.types import Node, Problem
 
@@ -43,6 +44,21 @@ class Enforcement(Node):
     lifted_at: datetime | None
     lift_reason: str | None
     external_ref: str | None
+
+    @classmethod
+    def from_record(cls, record: models.Enforcement) -> Enforcement:
+        return cls(
+            id=strawberry.ID(record.id),
+            subject=None,
+            action=EnforcementAction(record.action),
+            reason=record.reason,
+            public_reason=record.public_reason,
+            since=record.since,
+            until=record.until,
+            lifted_at=record.lifted_at,
+            lift_reason=record.lift_reason,
+            external_ref=record.external_ref,
+        )
 
 
 @strawberry.type

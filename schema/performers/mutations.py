@@ -1,12 +1,18 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
-from schema.common.errors import not_implemented
+from registry import reviews
+from registry.organizations import CompanyInput
+from registry.performers import organizations
+from registry.performers import services as performers
+from registry.performers.services import ConsentInput, RegisterInput
+from schema.common.convert import actor, attempt, opt, problems_out
+from schema.common.inputs import document_input, read_upload
+from schema.common.nodes import resolve_node
 from schema.performers.inputs import (
     DecideReviewInput,
+    GuardianConsentInput,
     RecordGuardianConsentInput,
     RecordTrainingInput,
     RegisterOperatorOrganizationInput,
@@ -16,20 +22,34 @@ from schema.performers.inputs import (
     RevokeGuardianConsentInput,
     SetPerformerAgencyInput,
 )
+from schema.performers.types import (
+    DecideReviewPayload,
+    OperatorOrganization,
+    Performer,
+    RecordGuardianConsentPayload,
+    RecordTrainingPayload,
+    RegisterOperatorOrganizationPayload,
+    RegisterPerformerPayload,
+    ReverifyOrganizationPayload,
+    ReverifyPerformerPayload,
+    RevokeGuardianConsentPayload,
+    SetPerformerAgencyPayload,
+)
 from schema.permissions import needs
 
-if TYPE_CHECKING:
-    from schema.performers.types import (
-        DecideReviewPayload,
-        RecordGuardianConsentPayload,
-        RecordTrainingPayload,
-        RegisterOperatorOrganizationPayload,
-        RegisterPerformerPayload,
-        ReverifyOrganizationPayload,
-        ReverifyPerformerPayload,
-        RevokeGuardianConsentPayload,
-        SetPerformerAgencyPayload,
+
+async def _consent(info: strawberry.Info, consent: GuardianConsentInput, *path: str) -> ConsentInput:
+    return ConsentInput(
+        guardian=document_input(consent.guardian),
+        relationship=consent.relationship.value,
+        phone=consent.phone,
+        signed_at=consent.signed_at,
+        evidence=await read_upload(info, consent.evidence, *path, "evidence"),
     )
+
+
+def _performer(record: object) -> Performer | None:
+    return Performer.from_record(record) if record is not None else None  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -40,8 +60,26 @@ class PerformersMutations:
     )
     async def register_performer(
         self, info: strawberry.Info, input: RegisterPerformerInput
-    ) -> Annotated[RegisterPerformerPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("registerPerformer")
+    ) -> RegisterPerformerPayload:
+        async def work() -> performers.Outcome:
+            consent = opt(input.guardian_consent)
+            data = RegisterInput(
+                role=input.role.value,
+                document=document_input(input.document),
+                phone=input.phone,
+                external_ref=opt(input.external_ref),
+                device_id=opt(input.device_id),
+                guardian_consent=await _consent(info, consent, "input", "guardianConsent") if consent else None,
+                agency_id=opt(input.agency_id),
+            )
+            return await performers.register_performer(actor(info), data)
+
+        outcome, problems = await attempt(info, work)
+        if outcome is None:
+            return RegisterPerformerPayload(performer=None, problems=problems)
+        return RegisterPerformerPayload(
+            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        )
 
     @strawberry.field(
         description="[performers:write or its onboarding client token]",
@@ -49,8 +87,15 @@ class PerformersMutations:
     )
     async def reverify_performer(
         self, info: strawberry.Info, input: ReverifyPerformerInput
-    ) -> Annotated[ReverifyPerformerPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("reverifyPerformer")
+    ) -> ReverifyPerformerPayload:
+        outcome, problems = await attempt(
+            info, lambda: performers.reverify_performer(actor(info), input.performer_id, document_input(input.document))
+        )
+        if outcome is None:
+            return ReverifyPerformerPayload(performer=None, problems=problems)
+        return ReverifyPerformerPayload(
+            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        )
 
     @strawberry.field(
         description="[performers:write or its onboarding client token]",
@@ -58,41 +103,103 @@ class PerformersMutations:
     )
     async def record_guardian_consent(
         self, info: strawberry.Info, input: RecordGuardianConsentInput
-    ) -> Annotated[RecordGuardianConsentPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("recordGuardianConsent")
+    ) -> RecordGuardianConsentPayload:
+        async def work() -> performers.Outcome:
+            consent = await _consent(info, input.consent, "input", "consent")
+            return await performers.record_guardian_consent(actor(info), input.performer_id, consent)
+
+        outcome, problems = await attempt(info, work)
+        if outcome is None:
+            return RecordGuardianConsentPayload(performer=None, problems=problems)
+        return RecordGuardianConsentPayload(
+            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def revoke_guardian_consent(
         self, info: strawberry.Info, input: RevokeGuardianConsentInput
-    ) -> Annotated[RevokeGuardianConsentPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("revokeGuardianConsent")
+    ) -> RevokeGuardianConsentPayload:
+        outcome, problems = await attempt(
+            info, lambda: performers.revoke_guardian_consent(actor(info), input.performer_id, input.reason)
+        )
+        if outcome is None:
+            return RevokeGuardianConsentPayload(performer=None, problems=problems)
+        return RevokeGuardianConsentPayload(
+            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
-    async def record_training(
-        self, info: strawberry.Info, input: RecordTrainingInput
-    ) -> Annotated[RecordTrainingPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("recordTraining")
+    async def record_training(self, info: strawberry.Info, input: RecordTrainingInput) -> RecordTrainingPayload:
+        outcome, problems = await attempt(
+            info,
+            lambda: performers.record_training(actor(info), input.performer_id, input.completed_at, input.course),
+        )
+        if outcome is None:
+            return RecordTrainingPayload(performer=None, problems=problems)
+        return RecordTrainingPayload(
+            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def set_performer_agency(
         self, info: strawberry.Info, input: SetPerformerAgencyInput
-    ) -> Annotated[SetPerformerAgencyPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("setPerformerAgency")
+    ) -> SetPerformerAgencyPayload:
+        outcome, problems = await attempt(
+            info, lambda: performers.set_performer_agency(actor(info), input.performer_id, opt(input.agency_id))
+        )
+        if outcome is None:
+            return SetPerformerAgencyPayload(performer=None, problems=problems)
+        return SetPerformerAgencyPayload(
+            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def register_operator_organization(
         self, info: strawberry.Info, input: RegisterOperatorOrganizationInput
-    ) -> Annotated[RegisterOperatorOrganizationPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("registerOperatorOrganization")
+    ) -> RegisterOperatorOrganizationPayload:
+        data = CompanyInput(
+            name=input.name,
+            credit_code=input.credit_code,
+            address=input.address,
+            contact_phone=input.contact_phone,
+            representative=document_input(input.legal_representative),
+            external_ref=opt(input.external_ref),
+        )
+        outcome, problems = await attempt(info, lambda: organizations.register_organization(actor(info), data))
+        if outcome is None:
+            return RegisterOperatorOrganizationPayload(organization=None, problems=problems)
+        record = outcome.organization
+        return RegisterOperatorOrganizationPayload(
+            organization=OperatorOrganization.from_record(record) if record else None,
+            problems=problems_out(info, outcome.problems),
+        )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def reverify_organization(
         self, info: strawberry.Info, input: ReverifyOrganizationInput
-    ) -> Annotated[ReverifyOrganizationPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("reverifyOrganization")
+    ) -> ReverifyOrganizationPayload:
+        representative = opt(input.legal_representative)
+        data = organizations.ReverifyCompanyInput(
+            address=opt(input.address),
+            contact_phone=opt(input.contact_phone),
+            representative=document_input(representative) if representative else None,
+        )
+        result, problems = await attempt(
+            info, lambda: organizations.reverify_organization(actor(info), input.organization_id, data)
+        )
+        if result is None:
+            return ReverifyOrganizationPayload(organization=None, problems=problems)
+        record, found = result
+        if record is None:
+            return ReverifyOrganizationPayload(organization=None, problems=problems_out(info, found))
+        return ReverifyOrganizationPayload(organization=await resolve_node(info, record.pk), problems=[])  # type: ignore[arg-type]
 
     @strawberry.field(description="[reviews:write]", permission_classes=[needs("reviews:write")])
-    async def decide_review(
-        self, info: strawberry.Info, input: DecideReviewInput
-    ) -> Annotated[DecideReviewPayload, strawberry.lazy("schema.performers.types")]:
-        raise not_implemented("decideReview")
+    async def decide_review(self, info: strawberry.Info, input: DecideReviewInput) -> DecideReviewPayload:
+        decision = reviews.ReviewDecision(input.decision.value)
+        record, problems = await attempt(
+            info, lambda: reviews.decide_review(actor(info), input.subject_id, decision, input.reason)
+        )
+        if record is None:
+            return DecideReviewPayload(subject=None, problems=problems)
+        return DecideReviewPayload(subject=await resolve_node(info, record.pk), problems=[])  # type: ignore[arg-type]

@@ -1,15 +1,33 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
-from schema.common.errors import not_implemented
-from schema.performers.types import PerformerRole, VerificationStatus
+from registry.performers import eligibility, organizations
+from registry.performers import services as performers
+from schema.common.convert import actor, opt, page_size
+from schema.common.nodes import register_node
+from schema.performers.types import (
+    EligibilityReason,
+    LiveEligibility,
+    OperatorOrganization,
+    Performer,
+    PerformerConnection,
+    PerformerRole,
+    VerificationStatus,
+)
 from schema.permissions import needs
 
-if TYPE_CHECKING:
-    from schema.performers.types import LiveEligibility, OperatorOrganization, Performer, PerformerConnection
+
+@register_node("per", "Performer", "performers:read", client=True)
+async def performer_node(info: strawberry.Info, node_id: str) -> Performer | None:
+    record = await performers.get_performer(actor(info), node_id)
+    return Performer.from_record(record) if record else None
+
+
+@register_node("org", "OperatorOrganization", "performers:read")
+async def organization_node(info: strawberry.Info, node_id: str) -> OperatorOrganization | None:
+    record = await organizations.get_organization(actor(info), node_id)
+    return OperatorOrganization.from_record(record) if record else None
 
 
 @strawberry.type
@@ -18,16 +36,13 @@ class PerformersQueries:
         description="[performers:read, or its onboarding client token]",
         permission_classes=[needs("performers:read", client=True)],
     )
-    async def performer(
-        self, info: strawberry.Info, id: strawberry.ID
-    ) -> Annotated[Performer, strawberry.lazy("schema.performers.types")] | None:
-        raise not_implemented("performer")
+    async def performer(self, info: strawberry.Info, id: strawberry.ID) -> Performer | None:
+        return await performer_node(info, id)
 
     @strawberry.field(description="[performers:read]", permission_classes=[needs("performers:read")])
-    async def performer_by_ref(
-        self, info: strawberry.Info, role: PerformerRole, external_ref: str
-    ) -> Annotated[Performer, strawberry.lazy("schema.performers.types")] | None:
-        raise not_implemented("performerByRef")
+    async def performer_by_ref(self, info: strawberry.Info, role: PerformerRole, external_ref: str) -> Performer | None:
+        record = await performers.performer_by_ref(actor(info), role.value, external_ref)
+        return Performer.from_record(record) if record else None
 
     @strawberry.field(description="[performers:read]", permission_classes=[needs("performers:read")])
     async def performers(
@@ -36,14 +51,15 @@ class PerformersQueries:
         first: int | None = 20,
         after: str | None = strawberry.UNSET,
         status: VerificationStatus | None = strawberry.UNSET,
-    ) -> Annotated[PerformerConnection, strawberry.lazy("schema.performers.types")] | None:
-        raise not_implemented("performers")
+    ) -> PerformerConnection | None:
+        found = await performers.list_performers(
+            actor(info), first=page_size(info, first), after=opt(after), status=opt(status)
+        )
+        return PerformerConnection.from_page(found)
 
     @strawberry.field(description="[performers:read]", permission_classes=[needs("performers:read")])
-    async def operator_organization(
-        self, info: strawberry.Info, id: strawberry.ID
-    ) -> Annotated[OperatorOrganization, strawberry.lazy("schema.performers.types")] | None:
-        raise not_implemented("operatorOrganization")
+    async def operator_organization(self, info: strawberry.Info, id: strawberry.ID) -> OperatorOrganization | None:
+        return await organization_node(info, id)
 
     @strawberry.field(
         description="[eligibility:read or performers:read]; null: unknown performer",
@@ -54,5 +70,9 @@ class PerformersQueries:
         info: strawberry.Info,
         performer_id: strawberry.ID,
         avatar_id: strawberry.ID | None = strawberry.UNSET,
-    ) -> Annotated[LiveEligibility, strawberry.lazy("schema.performers.types")] | None:
-        raise not_implemented("liveEligibility")
+    ) -> LiveEligibility | None:
+        result = await eligibility.live_eligibility(actor(info), performer_id, opt(avatar_id))
+        if result is None:
+            return None
+        reasons = [EligibilityReason(r.value) for r in result.reasons]
+        return LiveEligibility(allowed=result.allowed, reasons=reasons, checked_at=result.checked_at)

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from registry.enforcement.status import account_status
+from registry.pagination import Page
 from registry.performers import models
 from registry.performers import services as performers
 from registry.verification import effective_status, findings_as_problems
-from schema.common.convert import client_forbidden, opt, problems_out
+from schema.common.convert import client_forbidden, connection, opt, problems_out
 from schema.common.enums import GraphQLEnum
 from schema.common.loaders import measures_in_force
 from schema.common.types import Node, PageInfo, Problem
@@ -208,6 +209,10 @@ class PerformerEdge:
 class PerformerConnection:
     edges: list[PerformerEdge]
     page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, found: Page[models.Performer]) -> PerformerConnection:
+        return connection(found, Performer.from_record, PerformerEdge, cls)
 
 
 @strawberry.type

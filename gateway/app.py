@@ -17,6 +17,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from gateway import explorer
 from gateway.auth.http import Unauthorized, authenticate, unauthorized_response
 from gateway.auth.oauth import jwks_endpoint, revoke_endpoint, token_endpoint
+from gateway.cors import add_cors_headers, preflight
 from gateway.errors import http_error
 from gateway.graphql_http import (
     BadRequest,
@@ -26,12 +27,14 @@ from gateway.graphql_http import (
     json_response,
     read_requests,
 )
+from gateway.idempotency import is_mutation, run_once
 from gateway.middleware import RequestIdMiddleware
+from gateway.ratelimit import retry_after_header
 from gateway.runtime import Runtime, build_runtime
 from gateway.settings import Settings
 from registry import config as registry_config
 from registry.db import tortoise_config
-from schema.context import Context
+from schema.context import Context, Principal
 
 log = logging.getLogger("livegate")
 
@@ -52,8 +55,14 @@ async def graphql_get(request: Request) -> Response:
 async def graphql_post(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     limits = runtime.settings.limits
+    origin = request.headers.get("origin")
     try:
         principal = await authenticate(request, runtime.tokens)
+        if origin is not None and not await _origin_allowed(runtime, principal, origin):
+            return http_error(403, f"The origin {origin} is not allowed for this platform.", headers={"Vary": "Origin"})
+        refused = await _rate_limited(runtime, _bucket(request, principal))
+        if refused is not None:
+            return refused
         operations, is_batch = await read_requests(request, max_files=10)
         if is_batch:
             check_batch(operations, max_batch=limits.batch)
@@ -67,10 +76,44 @@ async def graphql_post(request: Request) -> Response:
         page_limit=limits.page,
         file_limit=limits.file_bytes,
         import_limit=limits.import_rows,
+        client_tokens=runtime.client_tokens,
         request=request,
     )
-    results = [await execute(runtime.schema, operation, context) for operation in operations]
-    return json_response(results if is_batch else results[0])
+
+    async def run() -> Response:
+        results = [await execute(runtime.schema, operation, context) for operation in operations]
+        return json_response(results if is_batch else results[0])
+
+    key = request.headers.get("idempotency-key")
+    if key is not None and principal is not None and not is_batch and is_mutation(operations[0]):
+        subject = principal.session_id or principal.platform_id
+        response = await run_once(runtime.idempotency, subject, key, operations, run)
+    else:
+        response = await run()
+    return add_cors_headers(response, origin) if origin is not None else response
+
+
+async def _origin_allowed(runtime: Runtime, principal: Principal | None, origin: str) -> bool:
+    if principal is None:
+        return await runtime.origins.any_allows(origin)
+    return await runtime.origins.platform_allows(principal.platform_id, origin)
+
+
+def _bucket(request: Request, principal: Principal | None) -> str:
+    if principal is None:
+        return f"anon:{request.client.host if request.client else 'unknown'}"
+    return f"session:{principal.session_id}" if principal.session_id else f"platform:{principal.platform_id}"
+
+
+async def _rate_limited(runtime: Runtime, bucket: str) -> Response | None:
+    limits = runtime.settings.limits
+    decision = await runtime.rate_limiter.take(bucket, rate_per_s=limits.rate_per_s, burst=limits.rate_burst)
+    if decision.allowed:
+        return None
+    return http_error(
+        429, "Too many requests; slow down and retry after the time given.", code="RATE_LIMITED",
+        headers={"Retry-After": retry_after_header(decision)},
+    )  # fmt: skip
 
 
 async def healthz(request: Request) -> Response:
@@ -113,6 +156,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm
         routes=[
             Route("/graphql", graphql_post, methods=["POST"]),
             Route("/graphql", graphql_get, methods=["GET"]),
+            Route("/graphql", preflight, methods=["OPTIONS"]),
+            Route("/oauth/revoke", preflight, methods=["OPTIONS"]),
             Route("/oauth/token", token_endpoint, methods=["POST"]),
             Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks_endpoint, methods=["GET"]),

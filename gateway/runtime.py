@@ -10,14 +10,19 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import strawberry
 
+from gateway.auth.client_tokens import GatewayClientTokens
 from gateway.auth.keys import KeyConfigError, KeySet, load_keys_from_config, load_or_create_dev_keys
 from gateway.auth.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from gateway.auth.tokens import TokenService
+from gateway.cors import OriginPolicy
+from gateway.idempotency_redis import RedisIdempotencyStore
 from gateway.keyfiles import load_keyring
+from gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from gateway.settings import ConfigError, Settings
 from registry.avatars.storage import LocalBlobStore
 from registry.config import RegistryConfig
 from registry.crypto import BlindIndexer, Vault
+from registry.idempotency.services import DatabaseIdempotencyStore, IdempotencyStore
 from schema.build import build_schema
 from schema.extensions import ErrorCodes, OperationLimits, limits_extension
 
@@ -34,6 +39,10 @@ class Runtime:
     indexer: BlindIndexer
     redis: aioredis.Redis | None
     registry: RegistryConfig
+    client_tokens: GatewayClientTokens
+    rate_limiter: RateLimiter
+    idempotency: IdempotencyStore
+    origins: OriginPolicy
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -85,6 +94,10 @@ def build_runtime(settings: Settings) -> Runtime:
         vault=vault,
         indexer=indexer,
         redis=client,
+        client_tokens=GatewayClientTokens(tokens),
+        rate_limiter=RedisRateLimiter(client) if client else MemoryRateLimiter(),
+        idempotency=RedisIdempotencyStore(client) if client else DatabaseIdempotencyStore(),
+        origins=OriginPolicy(),
         registry=RegistryConfig(
             vault=vault,
             indexer=indexer,

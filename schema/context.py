@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from registry.actors import Actor, ActorKind
 from registry.platforms.scopes import ONBOARDING_CLIENT_SCOPE
@@ -28,6 +29,14 @@ class Principal:
         return Actor(kind, self.platform_id, token_id=self.token_id, session_id=self.session_id)
 
 
+class ClientTokens(Protocol):
+    """Issues and revokes onboarding client tokens (the gateway holds the signing keys)."""
+
+    def issue(self, platform_id: str, session_id: str, expires_at: datetime) -> tuple[str, str]: ...
+
+    async def revoke(self, token_id: str, expires_at: datetime) -> None: ...
+
+
 @dataclass(slots=True)
 class Context:
     request_id: str
@@ -37,5 +46,6 @@ class Context:
     import_limit: int = 1000
     # Per-request DataLoaders and memo, created fresh for every request.
     loaders: dict[str, Any] = field(default_factory=dict)
+    client_tokens: ClientTokens | None = None
     request: Any = None
     response: Any = None

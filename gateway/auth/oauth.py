@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from gateway.auth.http import Unauthorized, bearer_token
 from gateway.auth.tokens import InvalidToken
+from gateway.cors import add_cors_headers
+from gateway.ratelimit import retry_after_header
 from gateway.runtime import Runtime
 from registry.actors import Actor, ActorKind
 from registry.audit import services as audit
@@ -95,8 +97,24 @@ def _granted(platform: Platform, asked: str | None) -> list[str]:
     return [scope for scope in granted if scope in wanted]
 
 
+async def _throttled(request: Request, runtime: Runtime) -> Response | None:
+    # Client secrets are slow to check on purpose; the bucket keeps one caller from making that a DoS.
+    host = request.client.host if request.client else "unknown"
+    limits = runtime.settings.limits
+    decision = await runtime.rate_limiter.take(f"oauth:{host}", rate_per_s=limits.rate_per_s, burst=limits.rate_burst)
+    if decision.allowed:
+        return None
+    error = OAuthError("slow_down", "Too many token requests; retry later.", 429)
+    response = oauth_error_response(error)
+    response.headers["Retry-After"] = retry_after_header(decision)
+    return response
+
+
 async def token_endpoint(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
+    throttled = await _throttled(request, runtime)
+    if throttled is not None:
+        return throttled
     try:
         fields = await _form(request)
         grant = fields.get("grant_type")
@@ -124,6 +142,17 @@ async def revoke_endpoint(request: Request) -> Response:
     """RFC 7009. A platform client revokes its own tokens and its sessions' client tokens;
     a bearer token may revoke itself. Unknown or invalid tokens still answer 200 (§2.2)."""
     runtime: Runtime = request.app.state.runtime
+    origin = request.headers.get("origin")
+    if origin is not None and not await runtime.origins.any_allows(origin):
+        return Response(status_code=403, headers={"Vary": "Origin"})
+    response = await _revoke(request, runtime)
+    return add_cors_headers(response, origin) if origin is not None else response
+
+
+async def _revoke(request: Request, runtime: Runtime) -> Response:
+    throttled = await _throttled(request, runtime)
+    if throttled is not None:
+        return throttled
     try:
         fields = await _form(request)
         token = fields.get("token")

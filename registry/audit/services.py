@@ -137,3 +137,16 @@ async def verify_chain(platform_id: str, *, after: str | None = None, limit: int
             last = await AuditEvent.get_or_none(platform_id=platform_id, seq=seq)
             return ChainCheck(ok=False, checked=checked, first_broken_id=last.id if last else None)
     return ChainCheck(ok=True, checked=checked, first_broken_id=None)
+
+
+async def list_events(
+    platform_id: str, *, subject_id: str | None, first: int, after_seq: int | None
+) -> tuple[list[AuditEvent], bool]:
+    """A platform's events in chain order (its own chain only), keyset-paginated by sequence number."""
+    query = AuditEvent.filter(platform_id=platform_id)
+    if subject_id is not None:
+        query = query.filter(subject_id=subject_id)
+    if after_seq is not None:
+        query = query.filter(seq__gt=after_seq)
+    rows = await query.order_by("seq").limit(first + 1)
+    return rows[:first], len(rows) > first

@@ -310,13 +310,9 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     if checked is None:
         return Outcome(None, problems)
     person = await person_for(checked.document)
-    existing = await Performer.get_or_none(platform_id=actor.platform_id, role=checked.role, person_id=person.id)
-    if existing is not None:
-        return _same_registration(existing, checked.external_ref)
-    if checked.external_ref is not None and await Performer.exists(
-        platform_id=actor.platform_id, role=checked.role, external_ref=checked.external_ref
-    ):
-        return Outcome(None, [_duplicate_ref()])
+    earlier = await _earlier_registration(actor, checked, person.id)
+    if earlier is not None:
+        return earlier
     keys = _keys(checked)
     result = await screening.screen(actor.platform_id, keys)
     if result.decision is Decision.BLOCK:
@@ -349,12 +345,29 @@ def _duplicate_ref() -> Problem:
     return problem(ProblemCode.DUPLICATE_EXTERNAL_REF, message, "input", "externalRef")
 
 
-async def _after_conflict(actor: Actor, checked: _Checked, person_id: str) -> Outcome:
-    """A concurrent registration won the race: answer as if it had landed first."""
+async def _earlier_registration(actor: Actor, checked: _Checked, person_id: str) -> Outcome | None:
+    """The answer when this identity or this externalRef is already registered in this role."""
     existing = await Performer.get_or_none(platform_id=actor.platform_id, role=checked.role, person_id=person_id)
     if existing is not None:
         return _same_registration(existing, checked.external_ref)
-    return Outcome(None, [_duplicate_ref()])
+    if checked.external_ref is None:
+        return None
+    holder = await Performer.get_or_none(
+        platform_id=actor.platform_id, role=checked.role, external_ref=checked.external_ref
+    )
+    if holder is None:
+        return None
+    # Read after a concurrent twin committed: the same person is a retry, not a duplicate.
+    return (
+        _same_registration(holder, checked.external_ref)
+        if holder.person_id == person_id
+        else Outcome(None, [_duplicate_ref()])
+    )
+
+
+async def _after_conflict(actor: Actor, checked: _Checked, person_id: str) -> Outcome:
+    """A concurrent registration won the race: answer as if it had landed first."""
+    return await _earlier_registration(actor, checked, person_id) or Outcome(None, [_duplicate_ref()])
 
 
 def _review_finding(match: screening.Match) -> dict[str, object]:

@@ -21,3 +21,8 @@ class GraphQLEnum(StrEnum):
         # Strawberry reads the description from the definition, then stores the plain value.
         member._value_ = value
         return member
+
+
+# Note: with the sorted schema, enum *inputs* reach resolvers as their plain string values (graphql-core's
+# copied enum types do not map them back to members). Members are `str`, so compare and convert with
+# `str(value)` or `SomeEnum(value)`; never rely on `.value` of an input.

@@ -19,7 +19,7 @@ class OnboardingMutations:
             raise CodedError("Onboarding client tokens are not available in this process.", "INTERNAL")
         ttl = input.ttl_seconds if input.ttl_seconds is not None else 1800
         session, problems = await attempt(
-            info, lambda: onboarding.start_session(actor(info), input.role.value, input.external_ref, ttl)
+            info, lambda: onboarding.start_session(actor(info), str(input.role), input.external_ref, ttl)
         )
         if session is None:
             return StartOnboardingPayload(session=None, problems=problems)

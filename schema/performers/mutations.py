@@ -41,7 +41,7 @@ from schema.permissions import needs
 async def _consent(info: strawberry.Info, consent: GuardianConsentInput, *path: str) -> ConsentInput:
     return ConsentInput(
         guardian=document_input(consent.guardian),
-        relationship=consent.relationship.value,
+        relationship=str(consent.relationship),
         phone=consent.phone,
         signed_at=consent.signed_at,
         evidence=await read_upload(info, consent.evidence, *path, "evidence"),
@@ -64,7 +64,7 @@ class PerformersMutations:
         async def work() -> performers.Outcome:
             consent = opt(input.guardian_consent)
             data = RegisterInput(
-                role=input.role.value,
+                role=str(input.role),
                 document=document_input(input.document),
                 phone=input.phone,
                 external_ref=opt(input.external_ref),
@@ -196,7 +196,7 @@ class PerformersMutations:
 
     @strawberry.field(description="[reviews:write]", permission_classes=[needs("reviews:write")])
     async def decide_review(self, info: strawberry.Info, input: DecideReviewInput) -> DecideReviewPayload:
-        decision = reviews.ReviewDecision(input.decision.value)
+        decision = reviews.ReviewDecision(str(input.decision))
         record, problems = await attempt(
             info, lambda: reviews.decide_review(actor(info), input.subject_id, decision, input.reason)
         )

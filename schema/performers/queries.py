@@ -41,7 +41,7 @@ class PerformersQueries:
 
     @strawberry.field(description="[performers:read]", permission_classes=[needs("performers:read")])
     async def performer_by_ref(self, info: strawberry.Info, role: PerformerRole, external_ref: str) -> Performer | None:
-        record = await performers.performer_by_ref(actor(info), role.value, external_ref)
+        record = await performers.performer_by_ref(actor(info), str(role), external_ref)
         return Performer.from_record(record) if record else None
 
     @strawberry.field(description="[performers:read]", permission_classes=[needs("performers:read")])

@@ -176,6 +176,8 @@ def _reached_execution(errors: list[GraphQLError]) -> bool:
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     code = (error.extensions or {}).get("code")
+    if code is None and isinstance(error, GraphQLSyntaxError):
+        code = "GRAPHQL_PARSE_FAILED"
     if code is None and not error.path and (error.original_error is None or error.message.startswith("Variable '$")):
         # Raised by graphql-core before any resolver ran: variables that do not coerce.
         code = "BAD_USER_INPUT"

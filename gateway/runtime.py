@@ -9,6 +9,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 
 from gateway.auth.client_tokens import GatewayClientTokens
 from gateway.auth.keys import KeyConfigError, KeySet, load_keys_from_config, load_or_create_dev_keys
@@ -26,6 +27,7 @@ from registry.idempotency.services import DatabaseIdempotencyStore, IdempotencyS
 from schema.build import build_schema
 from schema.extensions import ErrorCodes, OperationLimits, limits_extension
 
+DOCUMENT_CACHE_SIZE = 1024
 # Onboarding client tokens live as long as their session (at most a day): keep retired keys that long.
 MAX_TOKEN_LIFETIME = timedelta(days=1)
 
@@ -76,6 +78,9 @@ def build_graphql_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             ErrorCodes,
             limits_extension(OperationLimits(depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens)),
+            # Validation dominates the cost of small queries (notes/stack-bench.md); both LRUs are bounded.
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         ]
     )
 

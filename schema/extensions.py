@@ -127,16 +127,17 @@ def _limits_rule(limits: OperationLimits) -> type[ValidationRule]:
 def _check(measure: _Measure, operation: OperationDefinitionNode, limits: OperationLimits) -> Iterator[GraphQLError]:
     size = measure.selection_set(operation.selection_set)
     tokens = size.tokens + measure.own_tokens(operation)
-    name = operation.name.value if operation.name else "the operation"
-    for what, value, limit in (
-        ("depth", size.depth, limits.depth),
-        ("aliases", size.aliases, limits.aliases),
-        ("tokens", tokens, limits.tokens),
+    name = f"Operation {operation.name.value}" if operation.name else "The operation"
+    for what, value, limit, phrase in (
+        ("depth", size.depth, limits.depth, "levels deep"),
+        ("aliases", size.aliases, limits.aliases, "aliases"),
+        ("tokens", tokens, limits.tokens, "tokens"),
     ):
         if value > limit:
             shown = f"{value}" if value < measure._cap else f"more than {limit}"
+            verb = "is" if what == "depth" else "has"
             yield GraphQLError(
-                f"{name} has {shown} {what} with fragments expanded; at most {limit} are allowed.",
+                f"{name} {verb} {shown} {phrase} with its fragments expanded; the limit is {limit}.",
                 extensions={"code": LIMIT_EXCEEDED, "limit": what, "max": limit},
             )
 

@@ -30,11 +30,11 @@ async def reencrypt_all(vault: Vault) -> int:
 
 
 async def _reencrypt_model(vault: Vault, model: type[Model], columns: tuple[str, ...]) -> int:
-    table = model._meta.db_table
+    table, pk = model._meta.db_table, model._meta.pk_attr
     changed, last_pk = 0, ""
     while True:
         async with in_transaction():
-            rows = await model.filter(pk__gt=last_pk).order_by("pk").limit(_BATCH).select_for_update()
+            rows = await model.filter(**{f"{pk}__gt": last_pk}).order_by(pk).limit(_BATCH).select_for_update()
             if not rows:
                 return changed
             for row in rows:

@@ -29,11 +29,13 @@ from gateway.graphql_http import (
 )
 from gateway.idempotency import is_mutation, run_once
 from gateway.middleware import RequestIdMiddleware
+from gateway.providers import identity_callback
 from gateway.ratelimit import retry_after_header
 from gateway.runtime import Runtime, build_runtime
 from gateway.settings import Settings
 from registry import config as registry_config
 from registry.db import tortoise_config
+from registry.identity_http import HttpProvider
 from schema.context import Context, Principal
 
 log = logging.getLogger("livegate")
@@ -150,6 +152,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm
                 await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
             if runtime.redis is not None:
                 stack.push_async_callback(runtime.redis.aclose)
+            provider = runtime.registry.identity_provider
+            if isinstance(provider, HttpProvider):
+                stack.push_async_callback(provider.aclose)
             yield
 
     app = Starlette(
@@ -161,6 +166,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm
             Route("/oauth/token", token_endpoint, methods=["POST"]),
             Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks_endpoint, methods=["GET"]),
+            Route("/providers/identity/callback", identity_callback, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Mount("/_explorer", app=explorer.static_app(settings.data_dir)),

@@ -19,11 +19,13 @@ from gateway.cors import OriginPolicy
 from gateway.idempotency_redis import RedisIdempotencyStore
 from gateway.keyfiles import load_keyring
 from gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from gateway.settings import ConfigError, Settings
+from gateway.settings import ConfigError, IdentityProviderKind, Settings
 from registry.avatars.storage import LocalBlobStore
 from registry.config import RegistryConfig
 from registry.crypto import BlindIndexer, Vault
 from registry.idempotency.services import DatabaseIdempotencyStore, IdempotencyStore
+from registry.identity_http import HttpProvider
+from registry.identity_provider import IdentityProvider, LocalProvider
 from schema.build import build_schema
 from schema.extensions import ErrorCodes, OperationLimits, limits_extension
 
@@ -85,6 +87,17 @@ def build_graphql_schema(settings: Settings) -> strawberry.Schema:
     )
 
 
+def build_identity_provider(settings: Settings) -> IdentityProvider:
+    if settings.identity_provider is IdentityProviderKind.HTTP:
+        assert settings.identity_provider_url and settings.identity_provider_secret  # settings checked both
+        return HttpProvider(
+            settings.identity_provider_url,
+            settings.identity_provider_secret,
+            timeout_s=settings.identity_provider_timeout_s,
+        )
+    return LocalProvider()
+
+
 def build_runtime(settings: Settings) -> Runtime:
     ensure_data_dir(settings.data_dir)
     client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
@@ -110,5 +123,6 @@ def build_runtime(settings: Settings) -> Runtime:
             age_rule=settings.age_rule,
             max_file_bytes=settings.limits.file_bytes,
             provider_pending_limit_s=settings.identity_provider_pending_limit_s,
+            identity_provider=build_identity_provider(settings),
         ),
     )

@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "registry.enforcement.models",
     "registry.suppliers.models",
     "registry.idempotency.models",
+    "registry.identity_callbacks_models",
 ]
 
 

@@ -323,7 +323,7 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     findings += [_review_finding(m) for m in result.review_matches]
     performer_id = new_id("per")
     answer = await config.current().identity_provider.check(performer_id, checked.document)
-    status, findings = _initial_status(answer.verdict, findings)
+    status, findings = initial_status(answer.verdict, findings)
     try:
         performer = await _insert(actor, performer_id, person.id, checked, keys, status, findings)
     except IntegrityError as exc:
@@ -377,7 +377,7 @@ def _review_finding(match: screening.Match) -> dict[str, object]:
     return finding(ProblemCode.BLACKLISTED, message, entryId=match.entry_id, key=match.key.value)
 
 
-def _initial_status(verdict: Verdict, findings: list[dict[str, object]]) -> tuple[Status, list[dict[str, object]]]:
+def initial_status(verdict: Verdict, findings: list[dict[str, object]]) -> tuple[Status, list[dict[str, object]]]:
     if verdict is Verdict.MISMATCH:
         message = "The identity provider says the name and number do not belong together."
         return Status.REJECTED, [*findings, finding(ProblemCode.IDENTITY_MISMATCH, message)]
@@ -518,6 +518,10 @@ async def reverify_performer(actor: Actor, performer_id: str, document_input: Do
     if document is None:
         return Outcome(None, problems)
     person = await person_for(document)
+    if await get_performer(actor, performer_id) is None:
+        raise _not_found("input", "performerId")
+    # Ask the provider before taking the row lock: an http verifier may take its whole timeout.
+    answer = await config.current().identity_provider.check(performer_id, document)
     async with in_transaction():
         performer = await _performer_for_update(actor, performer_id)
         check_transition(status_of(performer), REVERIFIABLE, "The performer's verification")
@@ -539,8 +543,7 @@ async def reverify_performer(actor: Actor, performer_id: str, document_input: Do
         if same is None:
             message = "A renewed passport with the same name and birth date: a compliance officer confirms it."
             stored.append(finding(ProblemCode.IDENTITY_MISMATCH, message, "input", "document"))
-        answer = await config.current().identity_provider.check(performer.id, document)
-        status, stored = _initial_status(answer.verdict, stored)
+        status, stored = initial_status(answer.verdict, stored)
         for name, value in {
             **_document_fields(performer.id, document, phone),
             **_status_fields(status, stored),

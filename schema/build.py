@@ -63,15 +63,17 @@ class Schema(strawberry.Schema):
         return None
 
 
-def build_schema(extensions: Sequence[ExtensionFactory] = (), **kwargs: Any) -> strawberry.Schema:
-    return Schema(
-        query=Query,
-        mutation=Mutation,
-        extensions=list(extensions),
-        config=StrawberryConfig(sort_schema=True, disable_field_suggestions=True, scalar_map={datetime: AwareDateTime}),
-        **kwargs,
+def build_schema(
+    extensions: Sequence[ExtensionFactory] = (), *, sort_schema: bool = False, **kwargs: Any
+) -> strawberry.Schema:
+    # The served schema is not sorted: Strawberry 0.341's lexicographic sort rebuilds the types, and its
+    # union resolvers then reject their own members (UnallowedReturnTypeForUnion). The exported SDL is
+    # sorted, so it stays stable and diffable.
+    config = StrawberryConfig(
+        sort_schema=sort_schema, disable_field_suggestions=True, scalar_map={datetime: AwareDateTime}
     )
+    return Schema(query=Query, mutation=Mutation, extensions=list(extensions), config=config, **kwargs)
 
 
 def export_sdl() -> str:
-    return build_schema().as_str() + "\n"
+    return build_schema(sort_schema=True).as_str() + "\n"

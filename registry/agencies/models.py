@@ -35,11 +35,14 @@ class Agency(Model):
 
 # The written cooperation agreement between an agency and a performer or operator organization.
 # A later agreement between the same two parties supersedes the earlier one (superseded_at).
+# party_role is the party's role when it signed (MARKETER, or ROOM_OPERATOR for room-operator
+# performers and operator organizations): it decides which duties make the agreement complete.
 class Agreement(Model):
     id = fields.CharField(primary_key=True, max_length=32)
     platform_id = fields.CharField(max_length=32)
     agency_id = fields.CharField(max_length=32)
     party_id = fields.CharField(max_length=32)
+    party_role = fields.CharField(max_length=16)
     signed_at = fields.DatetimeField()
     valid_until = fields.DateField(null=True)
     information_security = fields.BooleanField()

@@ -247,6 +247,7 @@ class _Checked:
     external_ref: str | None
     device_id: str | None
     consent: _Consent | None
+    agency_id: str | None
 
 
 async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Checked | None, list[Problem]]:
@@ -293,7 +294,7 @@ async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Check
             problems += consent_problems
     if problems or document is None or phone is None:
         return None, problems
-    return _Checked(platform, role, document, findings, phone, ref, device, consent), []
+    return _Checked(platform, role, document, findings, phone, ref, device, consent, data.agency_id), []
 
 
 def _keys(checked: _Checked) -> SubjectKeys:
@@ -433,7 +434,7 @@ async def _insert(
             role=checked.role,
             external_ref=checked.external_ref,
             person_id=person_id,
-            agency_id=None,
+            agency_id=checked.agency_id,
             **_document_fields(performer_id, checked.document, checked.phone),
             **_status_fields(status, findings),
         )

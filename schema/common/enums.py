@@ -23,6 +23,6 @@ class GraphQLEnum(StrEnum):
         return member
 
 
-# Note: with the sorted schema, enum *inputs* reach resolvers as their plain string values (graphql-core's
-# copied enum types do not map them back to members). Members are `str`, so compare and convert with
-# `str(value)` or `SomeEnum(value)`; never rely on `.value` of an input.
+# Note: enum inputs may reach resolvers as plain strings (the sorted schema used for the SDL export copies
+# enum types without Strawberry's conversion). Members are `str`, so compare and convert with `str(value)`
+# or `SomeEnum(value)`; never rely on `.value` of an input.

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from tortoise.connection import get_connection
 from tortoise.contrib.starlette import RegisterTortoise
 
-from gateway import explorer
+from gateway import explorer, invalidation
 from gateway.auth.http import Unauthorized, authenticate, unauthorized_response
 from gateway.auth.oauth import jwks_endpoint, revoke_endpoint, token_endpoint
 from gateway.cors import add_cors_headers, preflight
@@ -86,12 +86,15 @@ async def graphql_post(request: Request) -> Response:
         results = [await execute(runtime.schema, operation, context) for operation in operations]
         return json_response(results if is_batch else results[0])
 
+    mutation = not is_batch and "mutation" in operations[0].query and is_mutation(operations[0])
     key = request.headers.get("idempotency-key")
-    if key is not None and principal is not None and not is_batch and is_mutation(operations[0]):
+    if key is not None and principal is not None and mutation:
         subject = principal.session_id or principal.platform_id
         response = await run_once(runtime.idempotency, subject, key, operations, run)
     else:
         response = await run()
+    if mutation:
+        await invalidation.changed(runtime.redis)  # after commit: cached answers computed meanwhile go stale
     return add_cors_headers(response, origin) if origin is not None else response
 
 
@@ -152,6 +155,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm
                 await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
             if runtime.redis is not None:
                 stack.push_async_callback(runtime.redis.aclose)
+            await stack.enter_async_context(invalidation.listening(runtime.redis))
             provider = runtime.registry.identity_provider
             if isinstance(provider, HttpProvider):
                 stack.push_async_callback(provider.aclose)

@@ -31,6 +31,7 @@ from registry.avatars.storage import LocalBlobStore
 from registry.config import RegistryConfig, configure
 from registry.crypto import BlindIndexer, Keyring, Vault
 from registry.db import tortoise_config
+from registry.performers.eligibility_cache import CACHE
 from registry.platforms import services as platforms
 
 PG_URL = os.environ.get("LIVEGATE_TEST_POSTGRES_URL")
@@ -125,6 +126,7 @@ def registry_config(tmp_path: Path) -> RegistryConfig:
         blobs=LocalBlobStore(tmp_path / "blobs"),
     )
     configure(config)
+    CACHE.bump()  # each test has its own database: nothing cached by another test may answer
     return config
 
 
@@ -187,3 +189,10 @@ async def gql(
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+
+
+@pytest.fixture
+def uncached_eligibility(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that write the database directly (to simulate time or another service): writes through
+    the services invalidate cached eligibility themselves, direct writes do not."""
+    monkeypatch.setattr(CACHE, "_max", 0)

@@ -21,6 +21,7 @@ from registry import clock
 from registry.actors import Actor
 from registry.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from registry.ids import new_id
+from registry.performers import eligibility_cache
 
 _CHUNK = 1000
 
@@ -64,6 +65,7 @@ async def record(actor: Actor, change: Change) -> AuditEvent:
 
 async def record_many(actor: Actor, changes: Sequence[Change]) -> list[AuditEvent]:
     """Append events in order; call it inside the transaction of the change it records."""
+    eligibility_cache.CACHE.bump()  # every recorded change may change someone's eligibility
     async with in_transaction():
         head = await AuditHead.select_for_update().get(platform_id=actor.platform_id)
         at = clock.now()

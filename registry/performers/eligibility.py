@@ -9,11 +9,11 @@ never block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from registry import clock
+from registry import clock, config
 from registry.actors import Actor
 from registry.agencies.models import Agency, Agreement
 from registry.avatars.models import Avatar, AvatarDriver
@@ -21,6 +21,7 @@ from registry.enforcement.models import Enforcement
 from registry.enforcement.screening import blacklisted_subjects
 from registry.enforcement.status import Action, in_force
 from registry.performers import services as performers
+from registry.performers.eligibility_cache import CACHE, MAX_AGE
 from registry.performers.models import OperatorOrganization, Performer
 from registry.platforms.models import Platform
 from registry.verification import Status, effective_status
@@ -130,11 +131,27 @@ async def _avatar_reasons(performer: Performer, avatar: Avatar | None, measures:
 
 
 async def live_eligibility(actor: Actor, performer_id: str, avatar_id: str | None = None) -> Eligibility | None:
-    """None when the performer is unknown to the caller."""
+    """None when the performer is unknown to the caller. Answers come from the cache while valid."""
+    key = (actor.platform_id, actor.session_id or "", performer_id, avatar_id or "")
+    now = clock.now()
+    cached = CACHE.get(key, now)
+    if cached is not None:
+        return replace(cached, checked_at=now)
+    epoch = CACHE.epoch  # read before computing: a write meanwhile makes this answer stale at once
+    computed = await _evaluate(actor, performer_id, avatar_id, now)
+    if computed is None:
+        return None
+    result, valid_until = computed
+    CACHE.put(key, result, epoch=epoch, valid_until=valid_until)
+    return result
+
+
+async def _evaluate(
+    actor: Actor, performer_id: str, avatar_id: str | None, now: datetime
+) -> tuple[Eligibility, datetime] | None:
     performer = await performers.get_performer(actor, performer_id)
     if performer is None:
         return None
-    now = clock.now()
     today = clock.today_in_shanghai(now)
     platform = await Platform.get(id=performer.platform_id)
     avatar = await Avatar.get_or_none(id=avatar_id, platform_id=performer.platform_id) if avatar_id else None
@@ -153,7 +170,22 @@ async def live_eligibility(actor: Actor, performer_id: str, avatar_id: str | Non
     if avatar_id is not None:
         reasons |= await _avatar_reasons(performer, avatar, measures, listed)
     ordered = sorted(reasons, key=_ORDER.__getitem__)
-    return Eligibility(allowed=not ordered, reasons=ordered, checked_at=now)
+    return Eligibility(allowed=not ordered, reasons=ordered, checked_at=now), _valid_until(performer, measures, now)
+
+
+def _valid_until(performer: Performer, measures: dict[str, list[Enforcement]], now: datetime) -> datetime:
+    """The first instant at which time alone could change the answer (see eligibility_cache)."""
+    local = now.astimezone(clock.SHANGHAI)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=clock.SHANGHAI)
+    bounds = [now + MAX_AGE, midnight]
+    if performer.reverify_by is not None:
+        bounds.append(performer.reverify_by)
+    if performer.training_completed_at is not None:
+        bounds.append(performer.training_completed_at + TRAINING_VALID)
+    if performer.pending_since is not None:
+        bounds.append(performer.pending_since + timedelta(seconds=config.current().provider_pending_limit_s))
+    bounds += [m.until for found in measures.values() for m in found if m.until is not None]
+    return min(b for b in bounds if b > now) if any(b > now for b in bounds) else now + MAX_AGE
 
 
 def _minors(performer: Performer, today: date) -> set[str]:

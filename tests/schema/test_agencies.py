@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from tortoise.context import TortoiseContext
 
 from registry import clock
@@ -200,6 +201,7 @@ async def test_review_and_reverification_of_an_agency(db: TortoiseContext, clien
     assert data["reverifyOrganization"]["organization"]["verificationStatus"] == "VERIFIED"
 
 
+@pytest.mark.usefixtures("uncached_eligibility")
 async def test_enforcement_applies_to_agencies(db: TortoiseContext, client: httpx.AsyncClient) -> None:
     platform = await make_platform()
     token = await get_token(client, platform)

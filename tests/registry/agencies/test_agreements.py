@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from tortoise.context import TortoiseContext
 
 from registry import clock, config
@@ -262,6 +263,7 @@ async def test_every_change_is_audited_on_an_intact_chain(db: TortoiseContext) -
 # -------------------------------------------------------------------------------------- eligibility
 
 
+@pytest.mark.usefixtures("uncached_eligibility")
 async def test_a_linked_performer_needs_a_complete_agreement_with_that_agency(db: TortoiseContext) -> None:
     platform = await make_platform()
     actor = platform_actor(platform.id)
@@ -291,6 +293,7 @@ async def test_a_linked_performer_needs_a_complete_agreement_with_that_agency(db
     assert await _reasons(platform.id, marketer.id) == []
 
 
+@pytest.mark.usefixtures("uncached_eligibility")
 async def test_the_agency_must_stay_in_good_standing(db: TortoiseContext) -> None:
     platform = await make_platform()
     actor = platform_actor(platform.id)

@@ -139,6 +139,7 @@ async def test_a_raised_minimum_age_applies_to_existing_performers(db: TortoiseC
     assert await reasons(platform.id, minor.id) == [Reason.UNDER_MINIMUM_AGE]
 
 
+@pytest.mark.usefixtures("uncached_eligibility")
 async def test_measures_in_force_block_or_not(db: TortoiseContext) -> None:
     platform = await make_platform()
     performer = await make_performer(platform.id)
@@ -164,6 +165,7 @@ async def test_measures_in_force_block_or_not(db: TortoiseContext) -> None:
     assert await reasons(platform.id, performer.id) == [Reason.FUNCTION_LIMITED, Reason.ACCOUNT_CANCELLED]
 
 
+@pytest.mark.usefixtures("uncached_eligibility")
 async def test_a_joint_blacklist_entry_bars_existing_performers_everywhere(db: TortoiseContext) -> None:
     one, two = await make_platform(), await make_platform()
     number = resident_id(years_ago(28))

@@ -1,6 +1,7 @@
 """Benchmarks that print ratios against a baseline measured in the same run (never timed tests).
 
     python scripts/bench.py auth        # authenticated vs unauthenticated { __typename }
+    python scripts/bench.py eligibility # liveEligibility vs bare Strawberry and graphql-core; register mode
     python scripts/bench.py import      # supplier import script vs asyncpg COPY
     python scripts/bench.py avatars     # near-duplicate lookup vs numpy brute force
     python scripts/bench.py screening   # screen / liveEligibility at 10k and 1M entries
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHES = ("auth", "import", "avatars", "screening")
+BENCHES = ("auth", "eligibility", "import", "avatars", "screening")
 
 
 def main(argv: list[str]) -> int:

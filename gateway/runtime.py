@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 
 from gateway.auth.client_tokens import GatewayClientTokens
 from gateway.auth.keys import KeyConfigError, KeySet, load_keys_from_config, load_or_create_dev_keys
@@ -76,8 +76,11 @@ def load_signing_keys(settings: Settings) -> KeySet:
 
 def build_graphql_schema(settings: Settings) -> strawberry.Schema:
     limits = settings.limits
+    # prod without LIVEGATE_EXPLORER=1: no GraphiQL and no introspection.
+    hidden = [] if settings.explorer else [DisableIntrospection]
     return build_schema(
         extensions=[
+            *hidden,
             ErrorCodes,
             limits_extension(OperationLimits(depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens)),
             # Validation dominates the cost of small queries (notes/stack-bench.md); both LRUs are bounded.

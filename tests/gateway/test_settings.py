@@ -60,3 +60,15 @@ def test_prod_with_everything_configured_turns_the_explorer_off() -> None:
     settings = load_settings(env)
     assert settings.explorer is False and settings.database_url == "postgres://db/x"
     assert load_settings(env | {"LIVEGATE_EXPLORER": "1"}).explorer is True
+
+
+async def test_introspection_is_off_without_the_explorer(tmp_path: Path) -> None:
+    from gateway.runtime import build_graphql_schema
+    from schema.context import Context
+
+    query = "{ __schema { queryType { name } } }"
+    on = build_graphql_schema(load_settings({"LIVEGATE_DATA_DIR": str(tmp_path)}))
+    assert (await on.execute(query, context_value=Context(request_id="t", principal=None))).errors is None
+    off = build_graphql_schema(load_settings({"LIVEGATE_DATA_DIR": str(tmp_path), "LIVEGATE_EXPLORER": "0"}))
+    result = await off.execute(query, context_value=Context(request_id="t", principal=None))
+    assert result.errors and "introspection" in result.errors[0].message.lower()

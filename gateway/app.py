@@ -17,6 +17,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from gateway import explorer, invalidation
 from gateway.auth.http import Unauthorized, authenticate, unauthorized_response
 from gateway.auth.oauth import jwks_endpoint, revoke_endpoint, token_endpoint
+from gateway.avatars_http import avatar_image
 from gateway.cors import add_cors_headers, preflight
 from gateway.errors import http_error
 from gateway.graphql_http import (
@@ -28,7 +29,7 @@ from gateway.graphql_http import (
     read_requests,
 )
 from gateway.idempotency import is_mutation, run_once
-from gateway.middleware import RequestIdMiddleware
+from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.providers import identity_callback
 from gateway.ratelimit import retry_after_header
 from gateway.runtime import Runtime, build_runtime
@@ -56,10 +57,19 @@ async def graphql_get(request: Request) -> Response:
 
 async def graphql_post(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    limits = runtime.settings.limits
     origin = request.headers.get("origin")
+    request.state.principal = None
+    response = await _graphql(request, runtime, origin)
+    # Every answer an allowed browser origin gets is readable by it: errors and 429s included.
+    if origin is not None and await _origin_allowed(runtime, request.state.principal, origin):
+        return add_cors_headers(response, origin)
+    return response
+
+
+async def _graphql(request: Request, runtime: Runtime, origin: str | None) -> Response:
+    limits = runtime.settings.limits
     try:
-        principal = await authenticate(request, runtime.tokens)
+        principal = request.state.principal = await authenticate(request, runtime.tokens)
         if origin is not None and not await _origin_allowed(runtime, principal, origin):
             return http_error(403, f"The origin {origin} is not allowed for this platform.", headers={"Vary": "Origin"})
         refused = await _rate_limited(runtime, _bucket(request, principal))
@@ -95,7 +105,7 @@ async def graphql_post(request: Request) -> Response:
         response = await run()
     if mutation:
         await invalidation.changed(runtime.redis)  # after commit: cached answers computed meanwhile go stale
-    return add_cors_headers(response, origin) if origin is not None else response
+    return response
 
 
 async def _origin_allowed(runtime: Runtime, principal: Principal | None, origin: str) -> bool:
@@ -171,13 +181,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm
             Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks_endpoint, methods=["GET"]),
             Route("/providers/identity/callback", identity_callback, methods=["POST"]),
+            Route("/avatars/{avatar_id}/image", avatar_image, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Mount("/_explorer", app=explorer.static_app(settings.data_dir)),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.limits.body_bytes),
+        ],
         lifespan=lifespan,
-        max_body_size=settings.limits.body_bytes,
     )
     app.state.runtime = runtime
     return app

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: a request id on every response, and a JSON 500 that leaks nothing."""
+"""Pure ASGI middleware: a request id on every response, the body size limit, and a JSON 500 that
+leaks nothing."""
 
 from __future__ import annotations
 
@@ -40,3 +41,57 @@ class RequestIdMiddleware:
             response = http_error(500, f"Internal error. Quote request id {request_id} when you report it.")
             response.headers["x-request-id"] = request_id
             await response(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """413 as our JSON error (with the request id) when a body exceeds the limit, declared or streamed.
+
+    Runs inside RequestIdMiddleware; a streamed body is counted as it arrives, so nothing larger than
+    the limit is ever buffered.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.max_bytes // (1024 * 1024)
+        response = http_error(413, f"The request body is larger than the {limit} MiB allowed.", code="LIMIT_EXCEEDED")
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)

@@ -76,12 +76,13 @@ class _Measure:
         self._memo[name] = size
         return size
 
-    def own_tokens(self, node: FieldNode | OperationDefinitionNode | InlineFragmentNode) -> int:
-        """Tokens of the node's own text, without its selection set."""
+    def own_tokens(self, node: FieldNode | OperationDefinitionNode | InlineFragmentNode | FragmentSpreadNode) -> int:
+        """Tokens of the node's own text (a spread with its directives), without its selection set."""
         loc = node.loc
         if loc is None:
             return 1
-        end = node.selection_set.loc.start if node.selection_set and node.selection_set.loc else loc.end
+        selection_set = getattr(node, "selection_set", None)
+        end = selection_set.loc.start if selection_set and selection_set.loc else loc.end
         return _count_tokens(self._source, loc.start, end)
 
     def selection_set(self, selection_set: SelectionSetNode | None) -> _Size:
@@ -103,7 +104,7 @@ class _Measure:
                 child = self.fragment(selection.name.value)
                 total.depth = max(total.depth, child.depth)
                 total.aliases += child.aliases
-                total.tokens += child.tokens + 2 + len(selection.directives)
+                total.tokens += child.tokens + self.own_tokens(selection)
             total.aliases = min(self._cap, total.aliases)
             total.tokens = min(self._cap, total.tokens)
         return total

@@ -113,7 +113,7 @@ class Migration(migrations.Migration):
                 ('retired_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('retire_reason', fields.TextField(null=True, unique=False)),
             ],
-            options={'table': 'avatar', 'app': 'livegate', 'unique_together': (('platform_id', 'external_ref'),), 'indexes': [Index(fields=['band0', 'phash', 'id']), Index(fields=['band1', 'phash', 'id']), Index(fields=['band2', 'phash', 'id']), Index(fields=['band3', 'phash', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'avatar', 'app': 'livegate', 'unique_together': (('platform_id', 'external_ref'),), 'indexes': [Index(fields=['band0', 'phash']), Index(fields=['band1', 'phash']), Index(fields=['band2', 'phash']), Index(fields=['band3', 'phash'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -16,7 +16,7 @@ from enum import StrEnum
 from registry import clock, config
 from registry.actors import Actor
 from registry.agencies.models import Agency, Agreement
-from registry.avatars.models import Avatar, AvatarDriver
+from registry.avatars.models import Avatar, AvatarDriver, Likeness
 from registry.enforcement.models import Enforcement
 from registry.enforcement.screening import blacklisted_subjects
 from registry.enforcement.status import Action, in_force
@@ -117,17 +117,29 @@ async def _operator_standing(avatar: Avatar, measures: dict[str, list[Enforcemen
 
 
 async def _avatar_reasons(performer: Performer, avatar: Avatar | None, measures: dict[str, list[Enforcement]],
-                          listed: set[str]) -> set[Reason]:  # fmt: skip
+                          listed: set[str], today: date) -> set[Reason]:  # fmt: skip
     if avatar is None:
         return {Reason.AVATAR_NOT_FOUND}
     reasons = set()
-    if avatar.status != "ACTIVE" or measure_reasons(measures.get(avatar.id, [])):
+    if (
+        avatar.status != "ACTIVE"
+        or measure_reasons(measures.get(avatar.id, []))
+        or await _likeness_lapsed(avatar, today)
+    ):
         reasons.add(Reason.AVATAR_NOT_ACTIVE)
     if not await AvatarDriver.exists(avatar_id=avatar.id, performer_id=performer.id, revoked_at__isnull=True):
         reasons.add(Reason.AVATAR_DRIVER_NOT_AUTHORIZED)
     if not await _operator_standing(avatar, measures, listed):
         reasons.add(Reason.AVATAR_OPERATOR_NOT_ELIGIBLE)
     return reasons
+
+
+async def _likeness_lapsed(avatar: Avatar, today: date) -> bool:
+    # Same rule as registry.avatars.services.status_of (not imported: avatars depend on this module).
+    if avatar.kind != "REAL_PERSON_LIKENESS":
+        return False
+    likeness = await Likeness.get_or_none(avatar_id=avatar.id)
+    return likeness is not None and likeness.valid_until is not None and likeness.valid_until < today
 
 
 async def live_eligibility(actor: Actor, performer_id: str, avatar_id: str | None = None) -> Eligibility | None:
@@ -168,7 +180,7 @@ async def _evaluate(
         reasons.add(Reason.BLACKLISTED)
     reasons |= await _agency_reasons(performer, measures, listed, today)
     if avatar_id is not None:
-        reasons |= await _avatar_reasons(performer, avatar, measures, listed)
+        reasons |= await _avatar_reasons(performer, avatar, measures, listed, today)
     ordered = sorted(reasons, key=_ORDER.__getitem__)
     return Eligibility(allowed=not ordered, reasons=ordered, checked_at=now), _valid_until(performer, measures, now)
 

@@ -8,6 +8,8 @@ from strawberry.file_uploads import Upload
 from schema.avatars.types import AvatarKind
 from schema.performers.inputs import IdentityDocumentInput
 
+UPLOAD_NEEDED = "Send the image as a multipart upload."
+
 
 @strawberry.input
 class LikenessInput:

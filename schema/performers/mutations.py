@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import strawberry
 
 from registry import reviews
@@ -48,8 +51,21 @@ async def _consent(info: strawberry.Info, consent: GuardianConsentInput, *path: 
     )
 
 
-def _performer(record: object) -> Performer | None:
-    return Performer.from_record(record) if record is not None else None  # type: ignore[arg-type]
+P = TypeVar("P")
+
+
+async def _performer_payload(
+    info: strawberry.Info, payload: Callable[..., P], work: Callable[[], Awaitable[performers.Outcome]]
+) -> P:
+    """Run a performer service and translate its outcome (or its DomainError) into the payload."""
+    outcome, problems = await attempt(info, work)
+    if outcome is None:
+        return payload(performer=None, problems=problems)
+    record = outcome.performer
+    return payload(
+        performer=Performer.from_record(record) if record is not None else None,
+        problems=problems_out(info, outcome.problems),
+    )
 
 
 @strawberry.type
@@ -74,12 +90,7 @@ class PerformersMutations:
             )
             return await performers.register_performer(actor(info), data)
 
-        outcome, problems = await attempt(info, work)
-        if outcome is None:
-            return RegisterPerformerPayload(performer=None, problems=problems)
-        return RegisterPerformerPayload(
-            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
-        )
+        return await _performer_payload(info, RegisterPerformerPayload, work)
 
     @strawberry.field(
         description="[performers:write or its onboarding client token]",
@@ -88,13 +99,10 @@ class PerformersMutations:
     async def reverify_performer(
         self, info: strawberry.Info, input: ReverifyPerformerInput
     ) -> ReverifyPerformerPayload:
-        outcome, problems = await attempt(
-            info, lambda: performers.reverify_performer(actor(info), input.performer_id, document_input(input.document))
-        )
-        if outcome is None:
-            return ReverifyPerformerPayload(performer=None, problems=problems)
-        return ReverifyPerformerPayload(
-            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        return await _performer_payload(
+            info,
+            ReverifyPerformerPayload,
+            lambda: performers.reverify_performer(actor(info), input.performer_id, document_input(input.document)),
         )
 
     @strawberry.field(
@@ -108,49 +116,34 @@ class PerformersMutations:
             consent = await _consent(info, input.consent, "input", "consent")
             return await performers.record_guardian_consent(actor(info), input.performer_id, consent)
 
-        outcome, problems = await attempt(info, work)
-        if outcome is None:
-            return RecordGuardianConsentPayload(performer=None, problems=problems)
-        return RecordGuardianConsentPayload(
-            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
-        )
+        return await _performer_payload(info, RecordGuardianConsentPayload, work)
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def revoke_guardian_consent(
         self, info: strawberry.Info, input: RevokeGuardianConsentInput
     ) -> RevokeGuardianConsentPayload:
-        outcome, problems = await attempt(
-            info, lambda: performers.revoke_guardian_consent(actor(info), input.performer_id, input.reason)
-        )
-        if outcome is None:
-            return RevokeGuardianConsentPayload(performer=None, problems=problems)
-        return RevokeGuardianConsentPayload(
-            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        return await _performer_payload(
+            info,
+            RevokeGuardianConsentPayload,
+            lambda: performers.revoke_guardian_consent(actor(info), input.performer_id, input.reason),
         )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def record_training(self, info: strawberry.Info, input: RecordTrainingInput) -> RecordTrainingPayload:
-        outcome, problems = await attempt(
+        return await _performer_payload(
             info,
+            RecordTrainingPayload,
             lambda: performers.record_training(actor(info), input.performer_id, input.completed_at, input.course),
-        )
-        if outcome is None:
-            return RecordTrainingPayload(performer=None, problems=problems)
-        return RecordTrainingPayload(
-            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
         )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])
     async def set_performer_agency(
         self, info: strawberry.Info, input: SetPerformerAgencyInput
     ) -> SetPerformerAgencyPayload:
-        outcome, problems = await attempt(
-            info, lambda: performers.set_performer_agency(actor(info), input.performer_id, opt(input.agency_id))
-        )
-        if outcome is None:
-            return SetPerformerAgencyPayload(performer=None, problems=problems)
-        return SetPerformerAgencyPayload(
-            performer=_performer(outcome.performer), problems=problems_out(info, outcome.problems)
+        return await _performer_payload(
+            info,
+            SetPerformerAgencyPayload,
+            lambda: performers.set_performer_agency(actor(info), input.performer_id, opt(input.agency_id)),
         )
 
     @strawberry.field(description="[performers:write]", permission_classes=[needs("performers:write")])

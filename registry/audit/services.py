@@ -24,6 +24,8 @@ from registry.ids import new_id
 from registry.performers import eligibility_cache
 
 _CHUNK = 1000
+# Changes that never alter whether anyone may go live (token traffic, sessions, suppliers).
+_NEUTRAL = ("token.", "onboarding.", "supplier.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,8 @@ async def record(actor: Actor, change: Change) -> AuditEvent:
 
 async def record_many(actor: Actor, changes: Sequence[Change]) -> list[AuditEvent]:
     """Append events in order; call it inside the transaction of the change it records."""
-    eligibility_cache.CACHE.bump()  # every recorded change may change someone's eligibility
+    if any(not change.action.startswith(_NEUTRAL) for change in changes):
+        eligibility_cache.CACHE.bump()  # the change may alter someone's eligibility
     async with in_transaction():
         head = await AuditHead.select_for_update().get(platform_id=actor.platform_id)
         at = clock.now()

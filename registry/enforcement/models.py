@@ -42,20 +42,23 @@ class BlacklistEntry(Model):
 
 
 # One key of an entry. `value` is a keyed blind index ("kid:hex"); AVATAR_IMAGE keys also keep the
-# perceptual hash and its bands for near-duplicate matching.
+# perceptual hash and its four 16-bit bands (null for other kinds). Each band has a composite index
+# (band, phash), as the avatar table has: the near-duplicate lookup filters the exact distance inside
+# index-only scans on PostgreSQL (registry.enforcement.screening).
 class BlacklistKey(Model):
     id = fields.BigIntField(primary_key=True)
     entry_id = fields.CharField(max_length=32, db_index=True)
     kind = fields.CharField(max_length=20)
     value = fields.CharField(max_length=80, db_index=True)
     phash = fields.BigIntField(null=True)
-    band0 = fields.IntField(null=True, db_index=True)
-    band1 = fields.IntField(null=True, db_index=True)
-    band2 = fields.IntField(null=True, db_index=True)
-    band3 = fields.IntField(null=True, db_index=True)
+    band0 = fields.IntField(null=True)
+    band1 = fields.IntField(null=True)
+    band2 = fields.IntField(null=True)
+    band3 = fields.IntField(null=True)
 
     class Meta:
         table = "blacklist_key"
+        indexes = (("band0", "phash"), ("band1", "phash"), ("band2", "phash"), ("band3", "phash"))
 
 
 # A compliance officer's approval of a fuzzy match: the same subject is not sent to REVIEW for it again.

@@ -14,14 +14,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Final
 
 from pypinyin import Style, lazy_pinyin
 from tortoise.expressions import Q
 
 from registry import clock, config
 from registry.avatars import phash as phashes
+from registry.enforcement.locks import lock_identities
 from registry.enforcement.models import BlacklistEntry, BlacklistKey, ReviewApproval
 from registry.identities.models import IdentityKey
+from registry.problems import DomainError, ProblemCode, problem
 
 
 class MatchKey(StrEnum):
@@ -46,6 +49,16 @@ class Scope(StrEnum):
 
 STRONG = frozenset({MatchKey.DOCUMENT, MatchKey.CREDIT_CODE})
 AVATAR_DISTANCE = 10  # the avatar near-duplicate threshold (DESIGN §2, Avatars)
+
+# Surnames whose everyday reading differs from the character's most common one, so a Han name and
+# its pinyin spelling agree (单田芳 = Shan Tianfang), and so do simplified and traditional forms that
+# pypinyin reads differently (尉迟 / 尉遲, 阚 / 闞). Compound surnames first.
+_SURNAME_READINGS: dict[str, str] = {
+    "尉迟": "yuchi", "尉遲": "yuchi", "万俟": "moqi", "萬俟": "moqi",
+    "单": "shan", "單": "shan", "曾": "zeng", "朴": "piao", "解": "xie", "仇": "qiu", "区": "ou",
+    "區": "ou", "查": "zha", "盖": "ge", "蓋": "ge", "缪": "miao", "繆": "miao", "翟": "zhai",
+    "覃": "qin", "种": "chong", "员": "yun", "員": "yun", "阚": "kan", "闞": "kan", "秘": "bi",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +96,28 @@ def document_value(document_type: str, key_number: str) -> str:
     return f"{document_type}:{key_number}"
 
 
+def image_value(image_hash: int) -> str:
+    """The `value` of an AVATAR_IMAGE key (an avatar's hash is not personal data; matching uses the bands)."""
+    return f"phash:{phashes.hash_hex(image_hash)}"
+
+
+def _surname_reading(text: str) -> tuple[str, str]:
+    for length in (2, 1):
+        reading = _SURNAME_READINGS.get(text[:length])
+        if reading is not None and len(text) > length:
+            return reading, text[length:]
+    return "", text
+
+
 def canonical_name(name: str) -> str:
     """Han characters as tone-less pinyin, other letters case-folded; spaces and punctuation dropped.
 
-    So 张三, 張三 (traditional, NFKC leaves it but pinyin agrees), "ZHANG San" and "zhang·san" compare equal.
+    So 张三, 張三 (traditional), "ZHANG San", "zhang·san" and full-width "Ｚｈａｎｇ　ｓａｎ" compare equal.
     """
-    text = unicodedata.normalize("NFKC", name)
-    syllables = lazy_pinyin(text, style=Style.NORMAL, errors=lambda chars: list(chars))
-    return "".join(ch for ch in "".join(syllables).casefold() if ch.isalnum())
+    text = "".join(unicodedata.normalize("NFKC", name).split())
+    surname, rest = _surname_reading(text)
+    syllables = lazy_pinyin(rest, style=Style.NORMAL, errors=lambda chars: list(chars))
+    return "".join(ch for ch in (surname + "".join(syllables)).casefold() if ch.isalnum())
 
 
 def name_value(name: str, birth_date: date) -> str:
@@ -113,24 +140,39 @@ def index_values(keys: SubjectKeys) -> list[tuple[MatchKey, str]]:
     return [(kind, value) for kind, raw in raw_values(keys) for value in indexer.candidates(kind.value, raw)]
 
 
+def strong_values(values: Iterable[tuple[str, str]]) -> list[str]:
+    """The blind indexes of the strong keys among (kind, value) pairs: what identity locks are taken on."""
+    return sorted({value for kind, value in values if kind in STRONG})
+
+
 async def store_subject_keys(subject_id: str, platform_id: str, keys: SubjectKeys) -> None:
-    """Remember a subject's keys so later blacklist entries find it without re-reading personal data."""
-    rows = [
-        IdentityKey(subject_id=subject_id, platform_id=platform_id, kind=kind.value, value=value)
-        for kind, value in set(index_values(keys))
-    ]
+    """Remember a subject's keys so later blacklist entries find it without re-reading personal data.
+
+    Call it inside the registering transaction. It first locks the strong keys (registry.enforcement.locks)
+    and checks them against the blacklist once more: a ban written between the caller's screening and
+    this point refuses the registration with BLACKLISTED (the transaction rolls back) instead of letting
+    it slip through.
+    """
+    values = sorted(set(index_values(keys)))
+    strong = strong_values(values)
+    await lock_identities(strong)
+    if await _listed_values(platform_id, strong, clock.now()):
+        raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
     existing = {
         (k.kind, k.value)
-        for k in await IdentityKey.filter(subject_id=subject_id, value__in=[r.value for r in rows]).only(
-            "kind", "value"
-        )
+        for k in await IdentityKey.filter(subject_id=subject_id, value__in=[v for _, v in values]).only("kind", "value")
     }
-    fresh = [r for r in rows if (r.kind, r.value) not in existing]
+    fresh = [
+        IdentityKey(subject_id=subject_id, platform_id=platform_id, kind=kind.value, value=value)
+        for kind, value in values
+        if (kind.value, value) not in existing
+    ]
     if fresh:
         await IdentityKey.bulk_create(fresh)
 
 
-def _visible(platform_id: str, now: datetime) -> Q:
+def visible(platform_id: str, now: datetime) -> Q:
+    """Entries in force that a platform screens against: its own and every platform's JOINT ones."""
     active = Q(removed_at__isnull=True) & (Q(until__isnull=True) | Q(until__gt=now))
     return active & (Q(platform_id=platform_id) | Q(scope=Scope.JOINT.value))
 
@@ -139,12 +181,30 @@ async def _active_entries(platform_id: str, entry_ids: Iterable[str], now: datet
     ids = list(set(entry_ids))
     if not ids:
         return {}
-    return {e.id: e for e in await BlacklistEntry.filter(_visible(platform_id, now), id__in=ids)}
+    query = BlacklistEntry.filter(visible(platform_id, now), id__in=ids)
+    return {e.id: e for e in await query.only("id", "platform_id", "scope", "until")}
+
+
+async def _listed_entries(platform_id: str, values: Sequence[str], now: datetime) -> dict[str, list[BlacklistEntry]]:
+    """For each of these blind indexes, the entries visible to the platform that hold it."""
+    if not values:
+        return {}
+    rows = await BlacklistKey.filter(value__in=list(values)).only("entry_id", "value")
+    entries = await _active_entries(platform_id, (r.entry_id for r in rows), now)
+    found: dict[str, list[BlacklistEntry]] = {}
+    for row in rows:
+        if row.entry_id in entries:
+            found.setdefault(row.value, []).append(entries[row.entry_id])
+    return found
+
+
+async def _listed_values(platform_id: str, values: Sequence[str], now: datetime) -> set[str]:
+    """Which of these blind indexes an entry visible to the platform holds."""
+    return set(await _listed_entries(platform_id, values, now))
 
 
 async def _exact_matches(platform_id: str, keys: SubjectKeys, now: datetime) -> list[Match]:
-    values = index_values(keys)
-    kind_of = {value: kind for kind, value in values}
+    kind_of = {value: kind for kind, value in index_values(keys)}
     if not kind_of:
         return []
     rows = await BlacklistKey.filter(value__in=list(kind_of)).only("entry_id", "value", "kind")
@@ -163,27 +223,55 @@ async def _exact_matches(platform_id: str, keys: SubjectKeys, now: datetime) -> 
     return list(matches.values())
 
 
-async def _image_matches(platform_id: str, hashes: Sequence[int], now: datetime) -> list[Match]:
-    found: dict[str, Match] = {}
-    for image_hash in hashes:
-        neighbourhoods = phashes.band_neighbourhoods(image_hash, AVATAR_DISTANCE)
+# Each arm is an index-only scan of one (band, phash) index with bit_count filtering the index tuple,
+# so only true matches leave the index (rows of other kinds have null bands and never match).
+_NEAR_SQL: Final = """
+SELECT "phash" FROM "blacklist_key" WHERE "band0" = ANY($1::int[]) AND bit_count(int8send("phash" # $5)) <= $6
+UNION
+SELECT "phash" FROM "blacklist_key" WHERE "band1" = ANY($2::int[]) AND bit_count(int8send("phash" # $5)) <= $6
+UNION
+SELECT "phash" FROM "blacklist_key" WHERE "band2" = ANY($3::int[]) AND bit_count(int8send("phash" # $5)) <= $6
+UNION
+SELECT "phash" FROM "blacklist_key" WHERE "band3" = ANY($4::int[]) AND bit_count(int8send("phash" # $5)) <= $6
+"""
+_NEAR_ROWS_SQL: Final = (
+    'SELECT "entry_id", "phash" FROM "blacklist_key" WHERE "band0" = ANY($1::int[]) AND "phash" = ANY($2::bigint[])'
+)
+
+
+async def _near_keys(image_hash: int) -> list[tuple[str, int]]:
+    """(entry id, stored hash) of every AVATAR_IMAGE key within AVATAR_DISTANCE (and, on SQLite, a few more)."""
+    neighbourhoods = phashes.band_neighbourhoods(image_hash, AVATAR_DISTANCE)
+    connection = BlacklistKey._meta.db
+    if connection.capabilities.dialect != "postgres":
         near = Q()
         for band, values in enumerate(neighbourhoods):
             near |= Q(**{f"band{band}__in": values})
-        rows = await BlacklistKey.filter(near, kind=MatchKey.AVATAR_IMAGE.value).only("entry_id", "phash")
-        entries = await _active_entries(platform_id, (r.entry_id for r in rows), now)
-        for row in rows:
-            entry = entries.get(row.entry_id)
-            if entry is None or row.phash is None:
+        return list(await BlacklistKey.filter(near).values_list("entry_id", "phash"))  # type: ignore[arg-type]
+    params = [*neighbourhoods, phashes.to_signed64(image_hash), AVATAR_DISTANCE]
+    found = [row["phash"] for row in await connection.execute_query_dict(_NEAR_SQL, params)]
+    if not found:
+        return []
+    band0 = sorted({phashes.bands(phashes.to_unsigned64(h))[0] for h in found})
+    rows = await connection.execute_query_dict(_NEAR_ROWS_SQL, [band0, found])
+    return [(row["entry_id"], row["phash"]) for row in rows]
+
+
+async def _image_matches(platform_id: str, hashes: Sequence[int], now: datetime) -> list[Match]:
+    found: dict[str, Match] = {}
+    for image_hash in hashes:
+        near = [(entry_id, phashes.hamming(image_hash, stored)) for entry_id, stored in await _near_keys(image_hash)]
+        near = [(entry_id, distance) for entry_id, distance in near if distance <= AVATAR_DISTANCE]
+        entries = await _active_entries(platform_id, (entry_id for entry_id, _ in near), now)
+        for entry_id, distance in near:
+            entry = entries.get(entry_id)
+            if entry is None:
                 continue
-            distance = phashes.hamming(image_hash, row.phash)
-            if distance <= AVATAR_DISTANCE:
-                score = round(1 - distance / 64, 4)
-                current = found.get(entry.id)
-                if current is None or current.score < score:
-                    found[entry.id] = Match(
-                        MatchKey.AVATAR_IMAGE, Scope(entry.scope), score, entry.id, entry.platform_id == platform_id
-                    )
+            score = round(1 - distance / 64, 4)
+            current = found.get(entry.id)
+            if current is None or current.score < score:
+                own = entry.platform_id == platform_id
+                found[entry.id] = Match(MatchKey.AVATAR_IMAGE, Scope(entry.scope), score, entry.id, own)
     return list(found.values())
 
 
@@ -215,20 +303,29 @@ async def _without_approved(subject_id: str, matches: list[Match]) -> list[Match
     return [m for m in matches if m.key in STRONG or (m.entry_id, m.key.value) not in approved]
 
 
-async def blacklisted_subjects(platform_id: str, subject_ids: Sequence[str]) -> set[str]:
+@dataclass(frozen=True, slots=True)
+class Standing:
+    listed: set[str]  # subjects barred by an entry in force
+    changes_at: datetime | None  # the earliest `until` of those entries: when time alone may lift a bar
+
+
+async def blacklist_standing(platform_id: str, subject_ids: Sequence[str]) -> Standing:
     """Subjects whose strong keys match an active entry visible to the platform, evaluated now.
 
     This is what makes a new JOINT entry bar matching accounts on every platform at once, and its
-    removal or expiry restore them, without a batch job.
+    removal or expiry restore them, without a batch job. `changes_at` lets a cache of the answer end
+    exactly when an entry expires.
     """
     if not subject_ids:
-        return set()
+        return Standing(set(), None)
     keys = await IdentityKey.filter(subject_id__in=list(subject_ids), kind__in=[k.value for k in STRONG]).only(
         "subject_id", "value"
     )
-    if not keys:
-        return set()
-    rows = await BlacklistKey.filter(value__in=list({k.value for k in keys})).only("entry_id", "value")
-    entries = await _active_entries(platform_id, (r.entry_id for r in rows), clock.now())
-    listed = {r.value for r in rows if r.entry_id in entries}
-    return {k.subject_id for k in keys if k.value in listed}
+    listed = await _listed_entries(platform_id, list({k.value for k in keys}), clock.now())
+    ends = [e.until for entries in listed.values() for e in entries if e.until is not None]
+    return Standing({k.subject_id for k in keys if k.value in listed}, min(ends, default=None))
+
+
+async def blacklisted_subjects(platform_id: str, subject_ids: Sequence[str]) -> set[str]:
+    """The subjects of `blacklist_standing`."""
+    return (await blacklist_standing(platform_id, subject_ids)).listed

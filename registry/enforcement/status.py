@@ -46,12 +46,19 @@ _RANK = [
     AccountStatus.SUSPENDED,
     AccountStatus.CANCELLED,
 ]
+# The action table of DESIGN §2: which measures block going live, may carry `until`, can be lifted.
 BLOCKING = frozenset({Action.LIMIT_FUNCTIONS, Action.SUSPEND_RELEASE, Action.CANCEL_ACCOUNT})
 TEMPORARY_ALLOWED = frozenset({Action.LIMIT_TRAFFIC, Action.LIMIT_FUNCTIONS, Action.SUSPEND_RELEASE})
+LIFTABLE = frozenset(Action) - {Action.CANCEL_ACCOUNT}
 
 
 def _in_force_filter(now: datetime) -> Q:
     return Q(lifted_at__isnull=True) & (Q(until__isnull=True) | Q(until__gt=now))
+
+
+def is_in_force(measure: Enforcement, now: datetime) -> bool:
+    """The same test as `in_force`, for one loaded measure."""
+    return measure.lifted_at is None and (measure.until is None or measure.until > now)
 
 
 async def in_force(subject_ids: Sequence[str], *, now: datetime | None = None) -> dict[str, list[Enforcement]]:

@@ -18,7 +18,7 @@ from registry.actors import Actor
 from registry.agencies.models import Agency, Agreement
 from registry.avatars.models import Avatar, AvatarDriver, Likeness
 from registry.enforcement.models import Enforcement
-from registry.enforcement.screening import blacklisted_subjects
+from registry.enforcement.screening import blacklist_standing
 from registry.enforcement.status import Action, in_force
 from registry.performers import services as performers
 from registry.performers.eligibility_cache import CACHE, MAX_AGE
@@ -171,7 +171,8 @@ async def _evaluate(
         s for s in (performer.id, performer.agency_id, avatar and avatar.id, avatar and avatar.operator_id) if s
     ]
     measures = await in_force(subjects, now=now)
-    listed = await blacklisted_subjects(performer.platform_id, subjects)
+    standing = await blacklist_standing(performer.platform_id, subjects)
+    listed = standing.listed
     reasons = _person_reasons(performer, platform, today, now)
     if performer.id in _minors(performer, today) and await performers.consent_in_force(performer.id) is None:
         reasons.add(Reason.GUARDIAN_CONSENT_MISSING)
@@ -182,10 +183,13 @@ async def _evaluate(
     if avatar_id is not None:
         reasons |= await _avatar_reasons(performer, avatar, measures, listed, today)
     ordered = sorted(reasons, key=_ORDER.__getitem__)
-    return Eligibility(allowed=not ordered, reasons=ordered, checked_at=now), _valid_until(performer, measures, now)
+    until = _valid_until(performer, measures, now, standing.changes_at)
+    return Eligibility(allowed=not ordered, reasons=ordered, checked_at=now), until
 
 
-def _valid_until(performer: Performer, measures: dict[str, list[Enforcement]], now: datetime) -> datetime:
+def _valid_until(
+    performer: Performer, measures: dict[str, list[Enforcement]], now: datetime, listing_ends: datetime | None
+) -> datetime:
     """The first instant at which time alone could change the answer (see eligibility_cache)."""
     local = now.astimezone(clock.SHANGHAI)
     midnight = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=clock.SHANGHAI)
@@ -197,6 +201,8 @@ def _valid_until(performer: Performer, measures: dict[str, list[Enforcement]], n
     if performer.pending_since is not None:
         bounds.append(performer.pending_since + timedelta(seconds=config.current().provider_pending_limit_s))
     bounds += [m.until for found in measures.values() for m in found if m.until is not None]
+    if listing_ends is not None:
+        bounds.append(listing_ends)
     return min(b for b in bounds if b > now) if any(b > now for b in bounds) else now + MAX_AGE
 
 

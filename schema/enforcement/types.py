@@ -6,7 +6,9 @@ import strawberry
 
 from registry.enforcement import models
 from schema.common.enums import GraphQLEnum
+from schema.common.nodes import resolve_node
 from schema.common.types import Node, Problem
+from schema.enforcement.loaders import entry_kinds
 
 
 @strawberry.enum
@@ -32,10 +34,15 @@ class BlacklistScope(GraphQLEnum):
     )
 
 
+async def _subject(info: strawberry.Info, subject_id: str | None) -> Node | None:
+    """The subject through `node`: its own type's read scope applies (FORBIDDEN nulls only this field)."""
+    return await resolve_node(info, subject_id) if subject_id else None  # type: ignore[return-value]
+
+
 @strawberry.type
 class Enforcement(Node):
+    record: strawberry.Private[models.Enforcement]
     id: strawberry.ID
-    subject: Node | None
     action: EnforcementAction
     reason: str
     public_reason: str
@@ -48,8 +55,8 @@ class Enforcement(Node):
     @classmethod
     def from_record(cls, record: models.Enforcement) -> Enforcement:
         return cls(
+            record=record,
             id=strawberry.ID(record.id),
-            subject=None,
             action=EnforcementAction(record.action),
             reason=record.reason,
             public_reason=record.public_reason,
@@ -60,15 +67,21 @@ class Enforcement(Node):
             external_ref=record.external_ref,
         )
 
+    @strawberry.field
+    async def subject(self, info: strawberry.Info) -> Node | None:
+        return await _subject(info, self.record.subject_id)
+
 
 @strawberry.type
 class ApplyEnforcementPayload:
+    subject_id: strawberry.Private[str | None]
     enforcement: Enforcement | None
-    subject: Node | None = strawberry.field(
-        description="the Performer, OperatorOrganization, Agency or Avatar acted on"
-    )
     blacklist_entry: BlacklistEntry | None
     problems: list[Problem]
+
+    @strawberry.field(description="the Performer, OperatorOrganization, Agency or Avatar acted on")
+    async def subject(self, info: strawberry.Info) -> Node | None:
+        return await _subject(info, self.subject_id)
 
 
 @strawberry.type
@@ -82,12 +95,28 @@ class BlacklistEntry(Node):
     id: strawberry.ID
     scope: BlacklistScope
     reason: str
-    keys: list[MatchKey] = strawberry.field(description="which kinds of identity keys it holds (never the raw values)")
     created_at: datetime
     until: datetime | None
     removed_at: datetime | None
     removed_reason: str | None
     external_ref: str | None
+
+    @classmethod
+    def from_record(cls, record: models.BlacklistEntry) -> BlacklistEntry:
+        return cls(
+            id=strawberry.ID(record.id),
+            scope=BlacklistScope(record.scope),
+            reason=record.reason,
+            created_at=record.created_at,
+            until=record.until,
+            removed_at=record.removed_at,
+            removed_reason=record.removed_reason,
+            external_ref=record.external_ref,
+        )
+
+    @strawberry.field(description="which kinds of identity keys it holds (never the raw values)")
+    async def keys(self, info: strawberry.Info) -> list[MatchKey]:
+        return [MatchKey(kind) for kind in await entry_kinds(info).load(str(self.id))]
 
 
 @strawberry.type

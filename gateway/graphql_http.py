@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as ServedOperation
 
 from gateway.errors import http_error
+from registry.problems import DomainError
 from schema.context import Context
 
 log = logging.getLogger("livegate.graphql")
@@ -176,6 +177,10 @@ def _reached_execution(errors: list[GraphQLError]) -> bool:
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     code = (error.extensions or {}).get("code")
+    if code is None and isinstance(error.original_error, DomainError):
+        # A query argument the registry refused (e.g. a cursor it never issued): the caller's input.
+        message = " ".join(p.message for p in error.original_error.problems)
+        return {"message": message, "path": error.path, "extensions": {"code": "BAD_USER_INPUT"}}
     if code is None and isinstance(error, GraphQLSyntaxError):
         code = "GRAPHQL_PARSE_FAILED"
     if code is None and not error.path and (error.original_error is None or error.message.startswith("Variable '$")):

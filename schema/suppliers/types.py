@@ -4,6 +4,11 @@ from datetime import date, datetime
 
 import strawberry
 
+from registry.pagination import Page
+from registry.suppliers import models
+from registry.suppliers import services as suppliers
+from registry.suppliers.services import LicenseView, SupplierView
+from schema.common.convert import connection, problems_out
 from schema.common.enums import GraphQLEnum
 from schema.common.types import Node, PageInfo, Problem
 from schema.performers.types import DocumentType, VerificationStatus
@@ -44,12 +49,17 @@ class License:
     valid_until: date | None
     expired: bool
 
+    @classmethod
+    def from_view(cls, view: LicenseView) -> License:
+        return cls(type=LicenseType(view.type), number=view.number, valid_until=view.valid_until, expired=view.expired)
+
 
 @strawberry.type(
     description="""A supplier's name, address and contact are shown to consumers on the live page (2025
 measures Art 26), so they are returned in clear; a natural person's document is masked."""
 )
 class Supplier(Node):
+    view: strawberry.Private[SupplierView]
     id: strawberry.ID
     external_ref: str
     kind: SupplierKind
@@ -62,11 +72,33 @@ class Supplier(Node):
     categories: list[ProductCategory]
     licenses: list[License]
     verification_status: VerificationStatus
-    findings: list[Problem] = strawberry.field(
-        description="why it is not VERIFIED (missing or expired licenses, review reasons ...)"
-    )
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: models.Supplier) -> Supplier:
+        view = suppliers.view(record)  # status and findings as of today: license expiry needs no write
+        return cls(
+            view=view,
+            id=strawberry.ID(view.id),
+            external_ref=view.external_ref,
+            kind=SupplierKind(view.kind),
+            name=view.name,
+            credit_code=view.credit_code,
+            document_type=DocumentType(view.document_type) if view.document_type else None,
+            document_number_masked=view.document_number_masked,
+            address=view.address,
+            contact_phone=view.contact_phone,
+            categories=[ProductCategory(c) for c in view.categories],
+            licenses=[License.from_view(x) for x in view.licenses],
+            verification_status=VerificationStatus(view.status.value),
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+        )
+
+    @strawberry.field(description="why it is not VERIFIED (missing or expired licenses, review reasons ...)")
+    def findings(self, info: strawberry.Info) -> list[Problem]:
+        return problems_out(info, self.view.findings)
 
 
 @strawberry.type
@@ -79,6 +111,10 @@ class SupplierEdge:
 class SupplierConnection:
     edges: list[SupplierEdge]
     page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, found: Page[models.Supplier]) -> SupplierConnection:
+        return connection(found, Supplier.from_record, SupplierEdge, cls)
 
 
 @strawberry.type

@@ -184,3 +184,10 @@ async def test_multipart_without_the_csrf_header_is_refused(client: httpx.AsyncC
     assert refused.status_code == 400 and "Apollo-Require-Preflight" in refused.text
     allowed = await client.post("/graphql", data=data, files=files, headers={"Apollo-Require-Preflight": "true"})
     assert allowed.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_cursor_we_never_issued_is_bad_user_input(client: httpx.AsyncClient, platform: PlatformClient) -> None:
+    token = await get_token(client, platform)
+    response = await gql(client, '{ performers(first: 2, after: "not-a-cursor") { edges { cursor } } }', token=token)
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "cursor" in error["message"]

@@ -5,12 +5,20 @@ status and re-verification. Each keeps its own table; the rules are the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from registry import clock, config
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from registry import audit, clock, config
+from registry.actors import Actor
+from registry.audit.services import Change
 from registry.crypto import field_aad
+from registry.db import unique_violation
 from registry.enforcement import screening
 from registry.enforcement.screening import Decision, Screening, SubjectKeys
 from registry.identities.services import person_for, person_key
+from registry.ids import new_id
 from registry.problems import Problem, ProblemCode, prefixed, problem
 from registry.validators.age import age_on
 from registry.validators.documents import DocumentInput, VerifiedDocument, mask_name, validate_document
@@ -128,3 +136,84 @@ async def representative_fields(table: str, record_id: str, document: VerifiedDo
         "representative_name_masked": mask_name(document.full_name),
         "representative_person_id": person.id,
     }
+
+
+# ------------------------------------------------------------------------------ registration
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyKind:
+    """What differs between operator organizations and agencies when they register."""
+
+    model: type[Any]  # OperatorOrganization or Agency
+    prefix: str
+    action: str  # the audit action
+    noun: str  # for messages: "organization", "agency"
+
+
+async def register_company(actor: Actor, kind: CompanyKind, data: CompanyInput) -> tuple[Any | None, list[Problem]]:
+    """Register once per (platform, credit code); a retry with the same externalRef returns the record."""
+    checked, problems = check_company(data, representative_field="legalRepresentative")
+    if checked is None:
+        return None, problems
+    earlier = await _earlier(actor, kind, checked)
+    if earlier is not None:
+        return earlier
+    keys = company_keys(checked.credit_code, checked.representative)
+    result = await screening.screen(actor.platform_id, keys)
+    if blocked(result):
+        return None, blocked(result)
+    status, findings = status_after_screening(result, checked.findings)
+    try:
+        return await _insert_company(actor, kind, checked, keys, status, findings), []
+    except IntegrityError as exc:
+        if unique_violation(exc) is None:
+            raise
+        return await _earlier(actor, kind, checked) or (None, [_duplicate_ref(kind)])
+
+
+async def _earlier(actor: Actor, kind: CompanyKind, checked: CheckedCompany) -> tuple[Any | None, list[Problem]] | None:
+    existing = await kind.model.get_or_none(platform_id=actor.platform_id, credit_code=checked.credit_code)
+    if existing is not None:
+        if existing.external_ref == checked.external_ref:
+            return existing, []  # a safe retry of the same registration
+        message = f"This credit code already has an {kind.noun} on this platform."
+        return None, [problem(ProblemCode.ALREADY_REGISTERED, message, "input", "creditCode")]
+    if checked.external_ref is not None and await kind.model.exists(
+        platform_id=actor.platform_id, external_ref=checked.external_ref
+    ):
+        return None, [_duplicate_ref(kind)]
+    return None
+
+
+def _duplicate_ref(kind: CompanyKind) -> Problem:
+    message = f"This externalRef is already used by another {kind.noun}."
+    return problem(ProblemCode.DUPLICATE_EXTERNAL_REF, message, "input", "externalRef")
+
+
+async def _insert_company(
+    actor: Actor, kind: CompanyKind, checked: CheckedCompany, keys: SubjectKeys, status: Status,
+    findings: list[dict[str, object]],
+) -> Any:  # fmt: skip
+    record_id = new_id(kind.prefix)
+    async with in_transaction():
+        record = await kind.model.create(
+            id=record_id,
+            platform_id=actor.platform_id,
+            external_ref=checked.external_ref,
+            name=checked.name,
+            credit_code=checked.credit_code,
+            address=checked.address,
+            contact_phone=checked.contact_phone,
+            **await representative_fields(kind.model._meta.db_table, record_id, checked.representative),
+            **status_fields(status, findings),
+        )
+        await screening.store_subject_keys(record.id, actor.platform_id, keys)
+        data = {
+            "creditCode": checked.credit_code,
+            "status": status.value,
+            "externalRef": checked.external_ref,
+            "findings": [str(f["code"]) for f in findings],
+        }
+        await audit.services.record(actor, Change(kind.action, record.id, data))
+    return record

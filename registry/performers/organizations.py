@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -12,16 +11,14 @@ from registry import audit, clock
 from registry.actors import Actor
 from registry.agencies.models import Agency
 from registry.audit.services import Change
-from registry.db import unique_violation
 from registry.enforcement import screening
-from registry.ids import new_id
 from registry.organizations import (
-    CheckedCompany,
     CompanyInput,
+    CompanyKind,
     blocked,
-    check_company,
     check_representative,
     company_keys,
+    register_company,
     representative_fields,
     status_after_screening,
     status_fields,
@@ -51,57 +48,12 @@ async def list_organizations(actor: Actor, *, first: int, after: str | None) -> 
     return await page(OperatorOrganization.filter(platform_id=actor.platform_id), first=first, after=after)
 
 
+ORGANIZATION = CompanyKind(OperatorOrganization, "org", "organization.registered", "organization")
+
+
 async def register_organization(actor: Actor, data: CompanyInput) -> OrgOutcome:
-    checked, problems = check_company(data, representative_field="legalRepresentative")
-    if checked is None:
-        return OrgOutcome(None, problems)
-    existing = await OperatorOrganization.get_or_none(platform_id=actor.platform_id, credit_code=checked.credit_code)
-    if existing is not None:
-        return _same_registration(existing, checked)
-    if checked.external_ref is not None and await OperatorOrganization.exists(
-        platform_id=actor.platform_id, external_ref=checked.external_ref
-    ):
-        return OrgOutcome(None, [_duplicate_ref()])
-    keys = company_keys(checked.credit_code, checked.representative)
-    result = await screening.screen(actor.platform_id, keys)
-    if blocked(result):
-        return OrgOutcome(None, blocked(result))
-    status, findings = status_after_screening(result, checked.findings)
-    organization_id = new_id("org")
-    try:
-        async with in_transaction():
-            organization = await OperatorOrganization.create(
-                id=organization_id,
-                platform_id=actor.platform_id,
-                external_ref=checked.external_ref,
-                name=checked.name,
-                credit_code=checked.credit_code,
-                address=checked.address,
-                contact_phone=checked.contact_phone,
-                **await representative_fields("operator_organization", organization_id, checked.representative),
-                **status_fields(status, findings),
-            )
-            await screening.store_subject_keys(organization.id, actor.platform_id, keys)
-            data_out = {"creditCode": checked.credit_code, "status": status.value}
-            await audit.services.record(actor, Change("organization.registered", organization.id, data_out))
-    except IntegrityError as exc:
-        if unique_violation(exc) is None:
-            raise
-        raced = await OperatorOrganization.get_or_none(platform_id=actor.platform_id, credit_code=checked.credit_code)
-        return _same_registration(raced, checked) if raced else OrgOutcome(None, [_duplicate_ref()])
-    return OrgOutcome(organization, [])
-
-
-def _same_registration(existing: OperatorOrganization, checked: CheckedCompany) -> OrgOutcome:
-    if existing.external_ref == checked.external_ref:
-        return OrgOutcome(existing, [])
-    message = "This credit code already has an organization on this platform."
-    return OrgOutcome(None, [problem(ProblemCode.ALREADY_REGISTERED, message, "input", "creditCode")])
-
-
-def _duplicate_ref() -> Problem:
-    message = "This externalRef is already used by another organization."
-    return problem(ProblemCode.DUPLICATE_EXTERNAL_REF, message, "input", "externalRef")
+    organization, problems = await register_company(actor, ORGANIZATION, data)
+    return OrgOutcome(organization, problems)
 
 
 # --------------------------------------------------------------------------- re-verification

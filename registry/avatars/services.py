@@ -673,3 +673,14 @@ async def similar_avatars(actor: Actor, upload: Upload, *, max_distance: int, fi
         query = query.filter(session_id=actor.session_id)
     rows = sorted(await query, key=lambda a: (distance[a.id], a.created_at, a.id))
     return Similar([SimilarMatch(a, distance[a.id]) for a in rows[:first]], [])
+
+
+async def first_pages_of_operators(actor: Actor, operator_ids: Sequence[str], first: int) -> dict[str, Page[Avatar]]:
+    """The first page of each operator's avatars in one query (a page of performers lists theirs)."""
+    query = Avatar.filter(platform_id=actor.platform_id, operator_id__in=list(operator_ids))
+    if actor.session_id is not None:
+        query = query.filter(session_id=actor.session_id)
+    grouped: dict[str, list[Avatar]] = {operator_id: [] for operator_id in operator_ids}
+    for avatar in await query.order_by("operator_id", "created_at", "id"):
+        grouped[avatar.operator_id].append(avatar)
+    return {operator_id: Page(rows[:first], len(rows) > first) for operator_id, rows in grouped.items()}

@@ -9,7 +9,7 @@ from registry import clock
 from registry.avatars import models
 from registry.avatars import services as avatars
 from registry.performers import models as performer_models
-from schema.avatars.loaders import drivers_of, likeness_of, operators
+from schema.avatars.loaders import drivers_of, first_avatar_pages, likeness_of, operators
 from schema.common.convert import actor, connection, page_size
 from schema.common.enums import GraphQLEnum
 from schema.common.errors import forbidden
@@ -148,7 +148,11 @@ class AvatarConnection:
         """The avatars an operator is answerable for; a client token sees only those its session registered."""
         if not allowed(info.context.principal, AVATARS_READ, client=True):
             raise forbidden("Reading avatars needs the scope avatars:read.")
-        found = await avatars.list_operator_avatars(actor(info), operator_id, first=page_size(info, first), after=after)
+        size = page_size(info, first)
+        if after is None:  # the usual nested case: batched over every operator of the request
+            found = await first_avatar_pages(info).load((operator_id, size))
+        else:
+            found = await avatars.list_operator_avatars(actor(info), operator_id, first=size, after=after)
         return connection(found, Avatar.from_record, AvatarEdge, cls)
 
 

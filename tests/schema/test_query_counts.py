@@ -96,11 +96,6 @@ async def test_a_page_costs_the_same_queries_whatever_its_size(
     assert {n["accountStatus"] for n in nodes} == {"ACTIVE", "LIMITED"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="N+1: Performer.avatars pages each performer's avatars with its own query "
-    "(schema/avatars/types.py AvatarConnection.of_operator); a batched loader would make this pass",
-)
 async def test_avatars_of_a_page_cost_the_same_queries_whatever_its_size(
     client: httpx.AsyncClient, platform: PlatformClient
 ) -> None:

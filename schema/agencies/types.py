@@ -7,14 +7,13 @@ import strawberry
 
 from registry.agencies import agreements, models
 from registry.agencies import services as agencies
-from registry.enforcement.status import account_status
 from registry.performers.models import Performer as PerformerRecord
 from registry.verification import findings_as_problems
 from schema.agencies.loaders import agencies_by_id, agreements_of_agency, agreements_of_party, parties_by_id
 from schema.common.convert import problems_out
 from schema.common.errors import CodedError
-from schema.common.loaders import measures_in_force
 from schema.common.types import Node, Problem
+from schema.enforcement.standing import account_status_of, restrictions_of
 from schema.performers.types import AccountStatus, OperatorOrganization, Performer, VerificationStatus
 from schema.permissions import needs
 
@@ -68,15 +67,13 @@ class Agency(Node):
 
     @strawberry.field
     async def account_status(self, info: strawberry.Info) -> AccountStatus:
-        return AccountStatus(account_status(await measures_in_force(info).load(self.record.id)).value)
+        return AccountStatus(await account_status_of(info, self.record.id))
 
     @strawberry.field
     async def restrictions(
         self, info: strawberry.Info
     ) -> list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]]:
-        from schema.enforcement.types import Enforcement
-
-        return [Enforcement.from_record(m) for m in await measures_in_force(info).load(self.record.id)]
+        return await restrictions_of(info, self.record.id)
 
     @strawberry.field
     async def agreements(self, info: strawberry.Info) -> list[Agreement] | None:

@@ -5,15 +5,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from registry.enforcement.status import account_status
 from registry.pagination import Page
 from registry.performers import models
 from registry.performers import services as performers
 from registry.verification import effective_status, findings_as_problems
 from schema.common.convert import client_forbidden, connection, opt, problems_out
 from schema.common.enums import GraphQLEnum
-from schema.common.loaders import measures_in_force
 from schema.common.types import Node, PageInfo, Problem
+from schema.enforcement.standing import account_status_of, restrictions_of
 from schema.performers.loaders import consents_in_force
 
 if TYPE_CHECKING:
@@ -163,16 +162,14 @@ class Performer(Node):
 
     @strawberry.field
     async def account_status(self, info: strawberry.Info) -> AccountStatus:
-        return AccountStatus(account_status(await measures_in_force(info).load(self.record.id)).value)
+        return AccountStatus(await account_status_of(info, self.record.id))
 
     @strawberry.field(description="enforcement in force now")
     async def restrictions(
         self, info: strawberry.Info
     ) -> list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]]:
-        from schema.enforcement.types import Enforcement
-
         client_forbidden(info)
-        return [Enforcement.from_record(m) for m in await measures_in_force(info).load(self.record.id)]
+        return await restrictions_of(info, self.record.id)
 
     @strawberry.field(description="the marketer service agency (MCN) the performer works through")
     async def agency(self, info: strawberry.Info) -> Annotated[Agency, strawberry.lazy("schema.agencies.types")] | None:
@@ -294,15 +291,13 @@ class OperatorOrganization(Node):
 
     @strawberry.field
     async def account_status(self, info: strawberry.Info) -> AccountStatus:
-        return AccountStatus(account_status(await measures_in_force(info).load(self.record.id)).value)
+        return AccountStatus(await account_status_of(info, self.record.id))
 
     @strawberry.field
     async def restrictions(
         self, info: strawberry.Info
     ) -> list[Annotated[Enforcement, strawberry.lazy("schema.enforcement.types")]]:
-        from schema.enforcement.types import Enforcement
-
-        return [Enforcement.from_record(m) for m in await measures_in_force(info).load(self.record.id)]
+        return await restrictions_of(info, self.record.id)
 
     @strawberry.field
     async def agreements(

@@ -6,6 +6,8 @@ import re
 import sqlite3
 from typing import Any
 
+import asyncpg
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import IntegrityError
 
 APP = "livegate"
@@ -24,9 +26,30 @@ MODEL_MODULES = [
 ]
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection released without asyncpg's reset statement.
+
+    asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` each time a
+    connection goes back to the pool, and Tortoise takes one from the pool for every statement outside
+    a transaction: a second round trip per query. Nothing here holds session state (advisory locks are
+    transaction-scoped, settings are SET LOCAL, no LISTEN, no cursors outside transactions), and an open
+    transaction is still rolled back on release.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def _connection(database_url: str) -> dict[str, Any]:
+    config = expand_db_url(database_url)
+    if config["engine"] == "tortoise.backends.asyncpg":
+        config["credentials"]["connection_class"] = PooledConnection
+    return config
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             APP: {
                 "models": MODEL_MODULES,

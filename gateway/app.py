@@ -93,7 +93,7 @@ async def _graphql(request: Request, runtime: Runtime, origin: str | None) -> Re
     )
 
     async def run() -> Response:
-        results = [await execute(runtime.schema, operation, context) for operation in operations]
+        results = [await execute(runtime.schema, runtime.documents, op, context) for op in operations]
         return json_response(results if is_batch else results[0])
 
     mutation = not is_batch and "mutation" in operations[0].query and is_mutation(operations[0])

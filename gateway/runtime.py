@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import redis.asyncio as aioredis
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 
 from gateway.auth.client_tokens import GatewayClientTokens
 from gateway.auth.keys import KeyConfigError, KeySet, load_keys_from_config, load_or_create_dev_keys
 from gateway.auth.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from gateway.auth.tokens import TokenService
 from gateway.cors import OriginPolicy
+from gateway.documents import PreparedDocuments
 from gateway.idempotency_redis import RedisIdempotencyStore
 from gateway.keyfiles import load_keyring
 from gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -27,7 +30,7 @@ from registry.idempotency.services import DatabaseIdempotencyStore, IdempotencyS
 from registry.identity_http import HttpProvider
 from registry.identity_provider import IdentityProvider, LocalProvider
 from schema.build import build_schema
-from schema.extensions import ErrorCodes, OperationLimits, limits_extension
+from schema.extensions import ErrorCodes, OperationLimits, limits_rule
 
 DOCUMENT_CACHE_SIZE = 1024
 # Onboarding client tokens live as long as their session (at most a day): keep retired keys that long.
@@ -38,6 +41,7 @@ MAX_TOKEN_LIFETIME = timedelta(days=1)
 class Runtime:
     settings: Settings
     schema: strawberry.Schema
+    documents: PreparedDocuments
     tokens: TokenService
     vault: Vault
     indexer: BlindIndexer
@@ -74,20 +78,27 @@ def load_signing_keys(settings: Settings) -> KeySet:
         raise ConfigError(f"LIVEGATE_SIGNING_KEYS: {exc}") from None
 
 
-def build_graphql_schema(settings: Settings) -> strawberry.Schema:
+def _extra_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The validation rules beyond graphql-core's own: request limits, and no introspection in prod."""
     limits = settings.limits
+    rules = [limits_rule(OperationLimits(depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens))]
     # prod without LIVEGATE_EXPLORER=1: no GraphiQL and no introspection.
-    hidden = [] if settings.explorer else [DisableIntrospection]
-    return build_schema(
+    return rules if settings.explorer else [NoSchemaIntrospectionCustomRule, *rules]
+
+
+def build_graphql_schema(settings: Settings) -> tuple[strawberry.Schema, PreparedDocuments]:
+    """The schema, and the prepared-document path that runs the same validation rules."""
+    rules = _extra_rules(settings)
+    schema = build_schema(
         extensions=[
-            *hidden,
             ErrorCodes,
-            limits_extension(OperationLimits(depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens)),
+            partial(AddValidationRules, rules),
             # Validation dominates the cost of small queries (notes/stack-bench.md); both LRUs are bounded.
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         ]
     )
+    return schema, PreparedDocuments(schema, rules, maxsize=DOCUMENT_CACHE_SIZE)
 
 
 def build_identity_provider(settings: Settings) -> IdentityProvider:
@@ -108,9 +119,11 @@ def build_runtime(settings: Settings) -> Runtime:
     tokens = TokenService(load_signing_keys(settings), issuer=settings.issuer, revocations=revocations)
     vault = Vault(load_keyring(settings.data_keys, settings.data_dir, "data-keys"))
     indexer = BlindIndexer(load_keyring(settings.index_keys, settings.data_dir, "index-keys"))
+    schema, documents = build_graphql_schema(settings)
     return Runtime(
         settings=settings,
-        schema=build_graphql_schema(settings),
+        schema=schema,
+        documents=documents,
         tokens=tokens,
         vault=vault,
         indexer=indexer,

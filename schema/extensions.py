@@ -7,9 +7,8 @@ sizes are memoized, so a "billion laughs" document is measured without being exp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 
 from graphql import (
     DocumentNode,
@@ -24,7 +23,7 @@ from graphql import (
     ValidationRule,
 )
 from graphql.language import Lexer, Source, TokenKind
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import SchemaExtension
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -110,7 +109,7 @@ class _Measure:
         return total
 
 
-def _limits_rule(limits: OperationLimits) -> type[ValidationRule]:
+def limits_rule(limits: OperationLimits) -> type[ValidationRule]:
     class LimitsRule(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
@@ -141,10 +140,6 @@ def _check(measure: _Measure, operation: OperationDefinitionNode, limits: Operat
                 f"{name} {verb} {shown} {phrase} with its fragments expanded; the limit is {limit}.",
                 extensions={"code": LIMIT_EXCEEDED, "limit": what, "max": limit},
             )
-
-
-def limits_extension(limits: OperationLimits) -> Callable[[], SchemaExtension]:
-    return partial(AddValidationRules, [_limits_rule(limits)])
 
 
 class ErrorCodes(SchemaExtension):

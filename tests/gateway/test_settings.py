@@ -67,8 +67,12 @@ async def test_introspection_is_off_without_the_explorer(tmp_path: Path) -> None
     from schema.context import Context
 
     query = "{ __schema { queryType { name } } }"
-    on = build_graphql_schema(load_settings({"LIVEGATE_DATA_DIR": str(tmp_path)}))
+    on, on_documents = build_graphql_schema(load_settings({"LIVEGATE_DATA_DIR": str(tmp_path)}))
     assert (await on.execute(query, context_value=Context(request_id="t", principal=None))).errors is None
-    off = build_graphql_schema(load_settings({"LIVEGATE_DATA_DIR": str(tmp_path), "LIVEGATE_EXPLORER": "0"}))
+    assert on_documents.get(query) is not None
+    off, off_documents = build_graphql_schema(
+        load_settings({"LIVEGATE_DATA_DIR": str(tmp_path), "LIVEGATE_EXPLORER": "0"})
+    )
     result = await off.execute(query, context_value=Context(request_id="t", principal=None))
     assert result.errors and "introspection" in result.errors[0].message.lower()
+    assert off_documents.get(query) is None  # never prepared: only the checked path may answer it

@@ -20,10 +20,10 @@ from registry.avatars.models import Avatar, AvatarDriver, Likeness
 from registry.enforcement.models import Enforcement
 from registry.enforcement.screening import blacklist_standing
 from registry.enforcement.status import Action, in_force
+from registry.performers import eligibility_reads as reads
 from registry.performers import services as performers
 from registry.performers.eligibility_cache import CACHE, MAX_AGE
 from registry.performers.models import OperatorOrganization, Performer
-from registry.platforms.models import Platform
 from registry.verification import Status, effective_status
 
 TRAINING_VALID = timedelta(days=365)
@@ -161,19 +161,22 @@ async def live_eligibility(actor: Actor, performer_id: str, avatar_id: str | Non
 async def _evaluate(
     actor: Actor, performer_id: str, avatar_id: str | None, now: datetime
 ) -> tuple[Eligibility, datetime] | None:
-    performer = await performers.get_performer(actor, performer_id)
-    if performer is None:
+    loaded = await reads.performer_with_measures(actor.platform_id, performer_id, now)
+    if loaded is None or not await performers.may_see(actor, loaded.performer):
         return None
+    performer = loaded.performer
     today = clock.today_in_shanghai(now)
-    platform = await Platform.get(id=performer.platform_id)
     avatar = await Avatar.get_or_none(id=avatar_id, platform_id=performer.platform_id) if avatar_id else None
-    subjects = [
-        s for s in (performer.id, performer.agency_id, avatar and avatar.id, avatar and avatar.operator_id) if s
-    ]
-    measures = await in_force(subjects, now=now)
-    standing = await blacklist_standing(performer.platform_id, subjects)
+    measures: dict[str, list[Enforcement]] = {performer.id: []}
+    if performer.agency_id is not None:
+        measures[performer.agency_id] = []
+    for measure in loaded.measures:
+        measures[measure.subject_id].append(measure)
+    if avatar is not None:
+        measures |= await in_force([s for s in (avatar.id, avatar.operator_id) if s not in measures], now=now)
+    standing = await blacklist_standing(performer.platform_id, list(measures))
     listed = standing.listed
-    reasons = _person_reasons(performer, platform, today, now)
+    reasons = _person_reasons(performer, loaded.minimum_age, today, now)
     if performer.id in _minors(performer, today) and await performers.consent_in_force(performer.id) is None:
         reasons.add(Reason.GUARDIAN_CONSENT_MISSING)
     reasons |= measure_reasons(measures[performer.id])
@@ -210,14 +213,14 @@ def _minors(performer: Performer, today: date) -> set[str]:
     return {performer.id} if performers.age_of(performer, today) < performers.ADULT else set()
 
 
-def _person_reasons(performer: Performer, platform: Platform, today: date, now: datetime) -> set[Reason]:
+def _person_reasons(performer: Performer, minimum_age: int, today: date, now: datetime) -> set[Reason]:
     reasons = set()
     status = performers.status_of(performer)
     if status is Status.EXPIRED:
         reasons.add(Reason.VERIFICATION_EXPIRED)
     elif status is not Status.VERIFIED:
         reasons.add(Reason.NOT_VERIFIED)
-    if performers.age_of(performer, today) < platform.minimum_age:
+    if performers.age_of(performer, today) < minimum_age:
         reasons.add(Reason.UNDER_MINIMUM_AGE)
     trained = performer.training_completed_at
     if trained is None or trained + TRAINING_VALID < now:

@@ -108,10 +108,15 @@ async def _session(actor: Actor) -> OnboardingSession | None:
 async def get_performer(actor: Actor, performer_id: str) -> Performer | None:
     """The performer if the actor may see it: its own platform's, and for a client token only its own."""
     performer = await Performer.get_or_none(id=performer_id, platform_id=actor.platform_id)
-    if performer is None or actor.session_id is None:
-        return performer
+    return performer if performer is not None and await may_see(actor, performer) else None
+
+
+async def may_see(actor: Actor, performer: Performer) -> bool:
+    """A platform token sees its platform's performers (the caller checked the platform); a client token its own."""
+    if actor.session_id is None:
+        return performer.platform_id == actor.platform_id
     session = await _session(actor)
-    return performer if session is not None and session.performer_id == performer.id else None
+    return session is not None and session.performer_id == performer.id
 
 
 async def performer_by_ref(actor: Actor, role: str, external_ref: str) -> Performer | None:

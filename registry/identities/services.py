@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
+from typing import Final
 
-from registry import config
+from registry import clock, config, sql
 from registry.enforcement.screening import document_value
 from registry.identities.models import Person
 from registry.ids import new_id
 from registry.validators.documents import VerifiedDocument
 
 _KIND = "person"
+_INSERT: Final = (
+    'INSERT INTO "person" ("id", "document_index", "created_at") VALUES ($1, $2, $3) '
+    'ON CONFLICT ("document_index") DO NOTHING RETURNING "id"'
+)
 
 
 def person_key(document: VerifiedDocument) -> str:
@@ -23,16 +26,19 @@ async def find_person(key: str) -> Person | None:
 
 
 async def person_for(document: VerifiedDocument) -> Person:
-    """The person holding this document, created on first sight (concurrent creators agree)."""
+    """The person holding this document, created on first sight (concurrent creators agree).
+
+    One statement creates it: ON CONFLICT lets a concurrent creator win without an error, so no
+    savepoint or transaction of its own is needed, and the caller's transaction, if any, is joined.
+    """
     key = person_key(document)
     found = await find_person(key)
     if found is not None:
         return found
-    try:
-        async with in_transaction():
-            return await Person.create(id=new_id("psn"), document_index=config.current().indexer.index(_KIND, key))
-    except IntegrityError:
-        found = await find_person(key)
-        if found is None:
-            raise
-        return found
+    person = Person(id=new_id("psn"), document_index=config.current().indexer.index(_KIND, key), created_at=clock.now())
+    if await sql.fetch(_INSERT, [person.id, person.document_index, person.created_at]):
+        return person
+    found = await find_person(key)
+    if found is None:
+        raise LookupError("a person's creation conflicted with a row that is gone")  # cannot happen: never deleted
+    return found

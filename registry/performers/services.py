@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from registry import audit, clock, config
@@ -353,22 +354,18 @@ def _duplicate_ref() -> Problem:
 
 async def _earlier_registration(actor: Actor, checked: _Checked, person_id: str) -> Outcome | None:
     """The answer when this identity or this externalRef is already registered in this role."""
-    existing = await Performer.get_or_none(platform_id=actor.platform_id, role=checked.role, person_id=person_id)
+    same_person = Q(person_id=person_id)
+    if checked.external_ref is not None:
+        same_person |= Q(external_ref=checked.external_ref)
+    # One read for both unique keys: the identity's registration answers first.
+    found = await Performer.filter(same_person, platform_id=actor.platform_id, role=checked.role).limit(2)
+    existing = next((p for p in found if p.person_id == person_id), None)
     if existing is not None:
         return _same_registration(existing, checked.external_ref)
-    if checked.external_ref is None:
+    if not found:
         return None
-    holder = await Performer.get_or_none(
-        platform_id=actor.platform_id, role=checked.role, external_ref=checked.external_ref
-    )
-    if holder is None:
-        return None
-    # Read after a concurrent twin committed: the same person is a retry, not a duplicate.
-    return (
-        _same_registration(holder, checked.external_ref)
-        if holder.person_id == person_id
-        else Outcome(None, [_duplicate_ref()])
-    )
+    # The externalRef's holder is another person (a concurrent twin of this person matched above).
+    return Outcome(None, [_duplicate_ref()])
 
 
 async def _after_conflict(actor: Actor, checked: _Checked, person_id: str) -> Outcome:

@@ -9,6 +9,7 @@ from tortoise.context import TortoiseContext
 from tortoise.transactions import in_transaction
 
 from registry.db import PooledConnection, tortoise_config
+from registry.sql import _for_sqlite
 
 LOCK_KEY = 724_311
 
@@ -54,3 +55,9 @@ async def test_an_open_transaction_is_still_rolled_back_on_release(db: TortoiseC
         await raw.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
         assert not await _lock_is_free(database_url)
     assert await _lock_is_free(database_url)
+
+
+def test_statements_are_rewritten_for_sqlite_only_when_parameters_are_in_order() -> None:
+    assert _for_sqlite("SELECT $1, $2 WHERE x = $3") == "SELECT ?, ? WHERE x = ?"
+    with pytest.raises(ValueError, match="in order"):
+        _for_sqlite("SELECT $2, $1")

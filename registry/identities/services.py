@@ -11,6 +11,7 @@ from registry.ids import new_id
 from registry.validators.documents import VerifiedDocument
 
 _KIND = "person"
+_FIND: Final = 'SELECT "id", "document_index", "created_at" FROM "person" WHERE "document_index" = $1'
 _INSERT: Final = (
     'INSERT INTO "person" ("id", "document_index", "created_at") VALUES ($1, $2, $3) '
     'ON CONFLICT ("document_index") DO NOTHING RETURNING "id"'
@@ -22,7 +23,12 @@ def person_key(document: VerifiedDocument) -> str:
 
 
 async def find_person(key: str) -> Person | None:
-    return await Person.filter(document_index__in=config.current().indexer.candidates(_KIND, key)).first()
+    # One blind index per index key in use: usually one statement, two while index keys rotate.
+    for index in config.current().indexer.candidates(_KIND, key):
+        rows = await sql.fetch(_FIND, [index])
+        if rows:
+            return Person._init_from_db(**rows[0])
+    return None
 
 
 async def person_for(document: VerifiedDocument) -> Person:

@@ -1,17 +1,50 @@
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
+from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
 from registry.rotation import encrypted
 
 
+class InsertingTransaction(SqlDefault):
+    """The inserting transaction's id (pg_current_xact_id()) on PostgreSQL; 0 on SQLite, which has none."""
+
+    def __init__(self) -> None:
+        super().__init__("0")
+
+    def get_sql(self, _context: Any = None, dialect: str | None = None) -> str:
+        return "pg_current_xact_id()" if dialect == "postgres" else self.sql
+
+    def __repr__(self) -> str:
+        return "InsertingTransaction()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InsertingTransaction)
+
+    def __hash__(self) -> int:
+        return hash("InsertingTransaction")
+
+
+class TransactionIdField(fields.Field[int], int):
+    """A full 64-bit transaction id (xid8: epoch and xid, never wraps) on PostgreSQL, BIGINT elsewhere."""
+
+    SQL_TYPE = "BIGINT"
+
+    class _db_postgres:
+        SQL_TYPE = "XID8"
+
+
 # A virtual online image, answerable to exactly one verified responsible operator. `identity` is the
 # operator's identity across platforms (person:<id> or credit:<blind index>) for AVATAR_CONFLICT.
-# The perceptual hash is stored whole and as four 16-bit bands (multi-index hashing). Each band has a
-# composite index (band, phash): the near-duplicate lookup is an index-only scan that filters the exact
-# distance inside the index (registry.avatars.similarity). Without `id` the four indexes are half the
-# size (30 MB each at 1M rows), which keeps them in the buffer cache.
+# The perceptual hash is stored whole and as four 16-bit bands (multi-index hashing); it never changes
+# after the insert (a new image is a new avatar). Each band has a composite index (band, phash): SQLite
+# probes the four for a near-duplicate lookup, PostgreSQL uses (band0, phash) to fetch the ids of the
+# hashes its in-memory index found (registry.avatars.similarity). `txid` is the inserting transaction
+# on PostgreSQL, set by the database: indexed with phash, it lets each process catch up on exactly the
+# rows committed since its last lookup, even when transactions commit out of order.
 class Avatar(Model):
     id = fields.CharField(primary_key=True, max_length=32)
     platform_id = fields.CharField(max_length=32)
@@ -31,6 +64,7 @@ class Avatar(Model):
     band1 = fields.IntField()
     band2 = fields.IntField()
     band3 = fields.IntField()
+    txid = TransactionIdField(db_default=InsertingTransaction())
     session_id = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -40,7 +74,7 @@ class Avatar(Model):
     class Meta:
         table = "avatar"
         unique_together = (("platform_id", "external_ref"),)
-        indexes = (("band0", "phash"), ("band1", "phash"), ("band2", "phash"), ("band3", "phash"))
+        indexes = (("band0", "phash"), ("band1", "phash"), ("band2", "phash"), ("band3", "phash"), ("txid", "phash"))
 
 
 # A verified MARKETER authorized to perform an avatar live; revocation keeps the row.

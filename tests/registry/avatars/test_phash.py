@@ -14,12 +14,14 @@ from registry.avatars.phash import (
     BANDS,
     MAX_DISTANCE,
     band_neighbourhoods,
+    band_radii,
     bands,
     hamming,
     hash_hex,
     parse_hash_hex,
     to_signed64,
     to_unsigned64,
+    xor_masks,
 )
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
@@ -148,3 +150,51 @@ def test_pigeonhole_worst_case_spread() -> None:
     hoods = band_neighbourhoods(a, 11)
     hits = [band in hood for band, hood in zip(bands(b), hoods, strict=True)]
     assert hits == [False, False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("max_distance", "radii"),
+    [(0, (0, -1, -1, -1)), (3, (0, 0, 0, 0)), (4, (1, 0, 0, 0)), (10, (2, 2, 2, 1)), (11, (2, 2, 2, 2))],
+)
+def test_band_radii(max_distance: int, radii: tuple[int, ...]) -> None:
+    assert band_radii(max_distance) == radii
+    assert len(xor_masks(-1)) == 0 and xor_masks(0) == (0,)
+
+
+@pytest.mark.parametrize("bad", [-1, MAX_DISTANCE + 1])
+def test_band_radii_refuses_distances_out_of_range(bad: int) -> None:
+    with pytest.raises(ValueError):
+        band_radii(bad)
+
+
+@st.composite
+def spread_pairs(draw: st.DrawFn) -> tuple[int, int, int]:
+    """A hash and one at distance <= d whose flipped bits are spread as evenly over the bands as d allows."""
+    a = draw(U64)
+    d = draw(st.integers(min_value=0, max_value=MAX_DISTANCE))
+    flips = draw(st.integers(min_value=0, max_value=d))
+    order = draw(st.permutations(range(BANDS)))
+    b = a
+    for k in range(flips):
+        band = order[k % BANDS]
+        b ^= 1 << (band * BAND_BITS + k // BANDS)
+    return a, b, d
+
+
+@given(st.one_of(near_pairs(), spread_pairs()))
+def test_tighter_radii_still_miss_no_match(pair: tuple[int, int, int]) -> None:
+    a, b, d = pair
+    assert hamming(a, b) <= d
+    radii = band_radii(d)
+    assert any(r >= 0 and (x ^ y).bit_count() <= r for x, y, r in zip(bands(a), bands(b), radii, strict=True))
+
+
+def test_tighter_radii_worst_case_spread() -> None:
+    # Distance 10 spread 3/3/2/2 over bands 0-3: band 2 (radius 2) catches it; 3/3/3/1: band 3 (radius 1).
+    for spread in ((3, 3, 2, 2), (3, 3, 3, 1), (2, 3, 3, 2)):
+        b = sum(((1 << flips) - 1) << (48 - 16 * band) for band, flips in enumerate(spread))
+        radii = band_radii(10)
+        assert any((x ^ y).bit_count() <= r for x, y, r in zip(bands(0), bands(b), radii, strict=True))
+    # And 11 bits spread 3/3/3/2 would slip past (2, 2, 2, 1): which is why d = 11 probes radius 2 everywhere.
+    b = sum(((1 << flips) - 1) << (48 - 16 * band) for band, flips in enumerate((3, 3, 3, 2)))
+    assert not any((x ^ y).bit_count() <= r for x, y, r in zip(bands(0), bands(b), (2, 2, 2, 1), strict=True))

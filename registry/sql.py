@@ -1,27 +1,44 @@
 """Plain statements on the current connection, for the hot paths where building ORM queries costs more
-than running them (scripts/bench.py eligibility and register)."""
+than running them (scripts/bench.py eligibility and register).
+
+Statements are written for PostgreSQL with $1, $2, ... numbered in order of appearance, lists as
+`= ANY($n)`; SQLite gets `?` and `IN (?, ...)` in their place.
+"""
 
 from __future__ import annotations
 
 import re
-from functools import cache
+from collections.abc import Sequence
 from typing import Any
 
 from tortoise.connection import get_connection
 
-_NUMBERED = re.compile(r"\$\d+")
+_PARAMETER = re.compile(r"= ANY\(\$(\d+)\)|\$(\d+)")
 
 
-@cache
-def _for_sqlite(sql: str) -> str:
-    if [int(m[1:]) for m in _NUMBERED.findall(sql)] != list(range(1, len(_NUMBERED.findall(sql)) + 1)):
-        raise ValueError("SQLite takes positional parameters: number them $1, $2, ... in order of appearance")
-    return _NUMBERED.sub("?", sql)
+def for_sqlite(sql: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    flat: list[Any] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        number = int(match[1] or match[2])
+        if number != len(flat_numbers) + 1:
+            raise ValueError("number the parameters $1, $2, ... in order of appearance, each once")
+        flat_numbers.append(number)
+        value = values[number - 1]
+        if match[1] is None:
+            flat.append(value)
+            return "?"
+        items = list(value)
+        flat.extend(items)
+        return f"IN ({', '.join('?' * len(items))})" if items else "IN (NULL)"  # an empty list matches nothing
+
+    flat_numbers: list[int] = []
+    return _PARAMETER.sub(placeholder, sql), flat
 
 
-async def fetch(sql: str, values: list[Any]) -> list[dict[str, Any]]:
-    """Rows of a statement written for PostgreSQL with $1, $2, ... in order; joins the current transaction."""
+async def fetch(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows of a statement; joins the current transaction, if any."""
     connection = get_connection("default")
-    if connection.capabilities.dialect != "postgres":
-        sql = _for_sqlite(sql)
-    return await connection.execute_query_dict(sql, values)
+    if connection.capabilities.dialect == "postgres":
+        return await connection.execute_query_dict(sql, list(values))
+    return await connection.execute_query_dict(*for_sqlite(sql, values))

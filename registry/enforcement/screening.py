@@ -19,10 +19,10 @@ from typing import Final
 from pypinyin import Style, lazy_pinyin
 from tortoise.expressions import Q
 
-from registry import clock, config
+from registry import clock, config, sql
 from registry.avatars import phash as phashes
 from registry.enforcement.locks import lock_identities
-from registry.enforcement.models import BlacklistEntry, BlacklistKey, ReviewApproval
+from registry.enforcement.models import BlacklistEntry, BlacklistKey, ReviewApproval, value_digest
 from registry.identities.models import IdentityKey
 from registry.problems import DomainError, ProblemCode, problem
 
@@ -185,40 +185,70 @@ async def _active_entries(platform_id: str, entry_ids: Iterable[str], now: datet
     return {e.id: e for e in await query.only("id", "platform_id", "scope", "until")}
 
 
-async def _listed_entries(platform_id: str, values: Sequence[str], now: datetime) -> dict[str, list[BlacklistEntry]]:
-    """For each of these blind indexes, the entries visible to the platform that hold it."""
-    if not values:
-        return {}
-    rows = await BlacklistKey.filter(value__in=list(values)).only("entry_id", "value")
-    entries = await _active_entries(platform_id, (r.entry_id for r in rows), now)
-    found: dict[str, list[BlacklistEntry]] = {}
-    for row in rows:
-        if row.entry_id in entries:
-            found.setdefault(row.value, []).append(entries[row.entry_id])
-    return found
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """A stored key equal to a looked-up blind index, of an entry the platform sees in force."""
+
+    entry_id: str
+    kind: str
+    value: str
+    platform_id: str  # the listing platform
+    scope: Scope
+    until: datetime | None
+
+
+# The key lookup and the entry's visibility (`visible`) in one statement: the digest index finds the
+# few candidate keys (none, for most screenings), each joins its entry by primary key.
+_LISTINGS_SQL: Final = """
+SELECT k."entry_id", k."kind", k."value", e."platform_id", e."scope", e."until"
+FROM "blacklist_key" k JOIN "blacklist_entry" e ON e."id" = k."entry_id"
+WHERE k."digest" = ANY($1::bigint[]) AND e."removed_at" IS NULL AND (e."until" IS NULL OR e."until" > $2)
+  AND (e."platform_id" = $3 OR e."scope" = 'JOINT')
+"""
+
+
+async def _listings(platform_id: str, values: Iterable[str], now: datetime) -> list[_Listing]:
+    """The keys holding any of these blind indexes whose entries are visible to the platform, one round
+    trip on PostgreSQL. Rows are found by digest and kept only when the full value is equal."""
+    wanted = set(values)
+    if not wanted:
+        return []
+    digests = sorted({value_digest(value) for value in wanted})
+    connection = BlacklistKey._meta.db  # inside in_transaction() this is the transaction's connection
+    if connection.capabilities.dialect == "postgres":
+        rows = await connection.execute_query_dict(_LISTINGS_SQL, [digests, now, platform_id])
+        found = [
+            _Listing(r["entry_id"], r["kind"], r["value"], r["platform_id"], Scope(r["scope"]), r["until"])
+            for r in rows
+        ]
+    else:
+        keys = await BlacklistKey.filter(digest__in=digests).only("entry_id", "kind", "value")
+        entries = await _active_entries(platform_id, (k.entry_id for k in keys), now)
+        found = [
+            _Listing(k.entry_id, k.kind, k.value, e.platform_id, Scope(e.scope), e.until)
+            for k in keys
+            if (e := entries.get(k.entry_id)) is not None
+        ]
+    return [listing for listing in found if listing.value in wanted]
 
 
 async def _listed_values(platform_id: str, values: Sequence[str], now: datetime) -> set[str]:
     """Which of these blind indexes an entry visible to the platform holds."""
-    return set(await _listed_entries(platform_id, values, now))
+    return {listing.value for listing in await _listings(platform_id, values, now)}
 
 
 async def _exact_matches(platform_id: str, keys: SubjectKeys, now: datetime) -> list[Match]:
     kind_of = {value: kind for kind, value in index_values(keys)}
-    if not kind_of:
-        return []
-    rows = await BlacklistKey.filter(value__in=list(kind_of)).only("entry_id", "value", "kind")
-    entries = await _active_entries(platform_id, (r.entry_id for r in rows), now)
     matches = {
-        (r.entry_id, kind_of[r.value]): Match(
-            key=kind_of[r.value],
-            scope=Scope(entries[r.entry_id].scope),
+        (row.entry_id, kind_of[row.value]): Match(
+            key=kind_of[row.value],
+            scope=row.scope,
             score=1.0,
-            entry_id=r.entry_id,
-            own=entries[r.entry_id].platform_id == platform_id,
+            entry_id=row.entry_id,
+            own=row.platform_id == platform_id,
         )
-        for r in rows
-        if r.entry_id in entries and r.kind == kind_of[r.value].value
+        for row in await _listings(platform_id, kind_of, now)
+        if row.kind == kind_of[row.value].value
     }
     return list(matches.values())
 
@@ -309,6 +339,14 @@ class Standing:
     changes_at: datetime | None  # the earliest `until` of those entries: when time alone may lift a bar
 
 
+# A plain statement: liveEligibility asks this on every cache miss, and building the ORM query cost
+# more than running it.
+_STRONG_KEYS_SQL: Final = (
+    'SELECT "subject_id", "value" FROM "identity_key" WHERE "subject_id" = ANY($1) AND "kind" = ANY($2)'
+)
+_STRONG_KINDS: Final = sorted(k.value for k in STRONG)
+
+
 async def blacklist_standing(platform_id: str, subject_ids: Sequence[str]) -> Standing:
     """Subjects whose strong keys match an active entry visible to the platform, evaluated now.
 
@@ -318,12 +356,11 @@ async def blacklist_standing(platform_id: str, subject_ids: Sequence[str]) -> St
     """
     if not subject_ids:
         return Standing(set(), None)
-    keys = await IdentityKey.filter(subject_id__in=list(subject_ids), kind__in=[k.value for k in STRONG]).only(
-        "subject_id", "value"
-    )
-    listed = await _listed_entries(platform_id, list({k.value for k in keys}), clock.now())
-    ends = [e.until for entries in listed.values() for e in entries if e.until is not None]
-    return Standing({k.subject_id for k in keys if k.value in listed}, min(ends, default=None))
+    keys = await sql.fetch(_STRONG_KEYS_SQL, [list(subject_ids), _STRONG_KINDS])
+    listings = await _listings(platform_id, {k["value"] for k in keys}, clock.now())
+    listed = {listing.value for listing in listings}
+    ends = [listing.until for listing in listings if listing.until is not None]
+    return Standing({k["subject_id"] for k in keys if k["value"] in listed}, min(ends, default=None))
 
 
 async def blacklisted_subjects(platform_id: str, subject_ids: Sequence[str]) -> set[str]:

@@ -19,6 +19,7 @@ import asyncpg
 
 from registry import clock, config
 from registry.crypto import field_aad
+from registry.enforcement.models import value_digest
 from registry.enforcement.screening import SubjectKeys, document_value, index_values
 from registry.ids import new_id
 from registry.validators.documents import DocumentType, mask_document_number, mod11_2_check
@@ -36,7 +37,7 @@ PERFORMER_COLUMNS = (
 PERSON_COLUMNS = ("id", "document_index", "created_at")
 IDENTITY_KEY_COLUMNS = ("subject_id", "platform_id", "kind", "value", "created_at")
 ENTRY_COLUMNS = ("id", "platform_id", "scope", "reason", "created_at")
-BLACKLIST_KEY_COLUMNS = ("entry_id", "kind", "value")
+BLACKLIST_KEY_COLUMNS = ("entry_id", "kind", "value", "digest")
 
 
 def resident_number(n: int, *, region: str = "110105", first_birth: date = date(1975, 1, 1)) -> str:
@@ -116,7 +117,7 @@ async def seed_blacklist(conn: asyncpg.Connection, platform_id: str, entries: in
         joint = n % 3 == 0
         entry_rows.append((entry_id, other if joint else platform_id, "JOINT" if joint else "PLATFORM", "bench", now))
         keys = index_values(SubjectKeys(documents=[document_value(RIC, number)]))
-        key_rows += [(entry_id, kind.value, value) for kind, value in keys]
+        key_rows += [(entry_id, kind.value, value, value_digest(value)) for kind, value in keys]
     async with conn.transaction():
         await conn.copy_records_to_table("blacklist_entry", records=entry_rows, columns=ENTRY_COLUMNS)
         await conn.copy_records_to_table("blacklist_key", records=key_rows, columns=BLACKLIST_KEY_COLUMNS)

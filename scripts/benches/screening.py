@@ -13,9 +13,11 @@ the measured platform and then banned by JOINT entries of another platform (thro
 After each load: VACUUM ANALYZE (what autovacuum does in production) and a CHECKPOINT.
 
 The small database is copied (CREATE DATABASE ... TEMPLATE) before the rest is loaded into the copy, so
-both sizes exist at once; `--rounds` rounds alternate between them and each measure's p50/p99 are the
-medians over its rounds (the machine is shared: trust the ratios over absolute figures). Measured,
-one call after the other, after a warm-up:
+both sizes exist at once, each with its own ORM context and connection pool. Every measure takes turns
+between the sizes call by call (the same call numbers, so the same mix of fresh identities and probes),
+so a burst of load from others on the shared machine falls on both sizes alike; each measure's p50/p99
+are the medians over `--rounds` rounds (trust the ratios over absolute figures). Measured, one call
+after the other, after a warm-up:
 - screen (registry): registry.enforcement.services.screen with a document (and name) plus a phone; 90%
   fresh identities (CLEAR), 10% probes (BLOCK);
 - screen (GraphQL): the same through the schema in process, with the gateway's parser and validation
@@ -96,16 +98,19 @@ SELECT 'ble_bench' || g,
        now()
 FROM generate_series($1::bigint, $2::bigint) AS g
 """
+# `digest` as registry.enforcement.models.value_digest computes it: the first 64 bits of the hex digest
+# (of an image value: the hash itself).
 _KEYS_SQL = f"""
-INSERT INTO blacklist_key (entry_id, kind, value)
-SELECT 'ble_bench' || g, k.kind, '{KID}:' || encode(sha256(convert_to(k.kind || ':' || g, 'UTF8')), 'hex')
+INSERT INTO blacklist_key (entry_id, kind, value, digest)
+SELECT 'ble_bench' || g, k.kind, '{KID}:' || d.hex, ('x' || left(d.hex, 16))::bit(64)::bigint
 FROM generate_series($1::bigint, $2::bigint) AS g
 JOIN (VALUES ('DOCUMENT', 1), ('PHONE', 1), ('NAME_AND_BIRTHDATE', 1), ('DEVICE', 2), ('CREDIT_CODE', 10))
      AS k(kind, every) ON g % k.every = 0
+CROSS JOIN LATERAL (SELECT encode(sha256(convert_to(k.kind || ':' || g, 'UTF8')), 'hex') AS hex) AS d
 """
 _IMAGES_SQL = """
-INSERT INTO blacklist_key (entry_id, kind, value, phash, band0, band1, band2, band3)
-SELECT 'ble_bench' || g, 'AVATAR_IMAGE', 'phash:' || lpad(to_hex(h), 16, '0'), h,
+INSERT INTO blacklist_key (entry_id, kind, value, digest, phash, band0, band1, band2, band3)
+SELECT 'ble_bench' || g, 'AVATAR_IMAGE', 'phash:' || lpad(to_hex(h), 16, '0'), h, h,
        ((h >> 48) & 65535)::int, ((h >> 32) & 65535)::int, ((h >> 16) & 65535)::int, (h & 65535)::int
 FROM (SELECT g, hashtextextended('image' || g, 0) AS h
       FROM generate_series($1::bigint, $2::bigint) AS g WHERE g % 100 = 0) AS s
@@ -199,15 +204,16 @@ async def index_sizes(url: str) -> str:
             "SELECT pg_size_pretty(sum(pg_relation_size(indexrelid))) FROM pg_index "
             "WHERE indrelid IN ('blacklist_key'::regclass, 'blacklist_entry'::regclass)"
         )
-        value = await conn.fetchval(
+        single = (
             "SELECT pg_size_pretty(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_attribute a "
             "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-            "WHERE indrelid = 'blacklist_key'::regclass AND a.attname = 'value' AND i.indnatts = 1"
+            "WHERE indrelid = 'blacklist_key'::regclass AND a.attname = $1 AND i.indnatts = 1"
         )
+        value, digest = await conn.fetchval(single, "value"), await conn.fetchval(single, "digest")
         buffers = await conn.fetchval("SHOW shared_buffers")
     finally:
         await conn.close()
-    return f"blacklist indexes {total} (blacklist_key.value {value}); shared_buffers {buffers}"
+    return f"blacklist indexes {total} (blacklist_key.digest {digest}, .value {value}); shared_buffers {buffers}"
 
 
 # -- identities ----------------------------------------------------------------------------------
@@ -260,16 +266,28 @@ def _stats(samples: list[float]) -> Stats:
     return Stats(p50=cuts[49] * 1000, p99=cuts[98] * 1000)
 
 
-async def measure(call: Callable[[int], Awaitable[object]], options: Options) -> Stats:
-    """One round: a warm-up, then `samples` calls one after the other."""
+Call = Callable[[int], Awaitable[object]]
+
+
+async def measure(calls: dict[int, tuple[TortoiseContext, Call]], options: Options) -> dict[int, Stats]:
+    """One round of one measure at every size: a warm-up, then `samples` calls per size, the sizes taking
+    turns call by call (and turns at going first), so a burst of load on the shared machine falls on both
+    sizes alike instead of on whichever happened to be running."""
+    sizes = list(calls)
     for n in range(min(200, options.samples)):
-        await call(n)
-    samples = []
+        for size in sizes:
+            context, call = calls[size]
+            with context:
+                await call(n)
+    samples: dict[int, list[float]] = {size: [] for size in sizes}
     for n in range(options.samples):
-        started = time.perf_counter()
-        await call(n)
-        samples.append(time.perf_counter() - started)
-    return _stats(samples)
+        for size in sizes if n % 2 == 0 else sizes[::-1]:
+            context, call = calls[size]
+            with context:
+                started = time.perf_counter()
+                await call(n)
+                samples[size].append(time.perf_counter() - started)
+    return {size: _stats(taken) for size, taken in samples.items()}
 
 
 def median(rounds: list[Stats]) -> Stats:
@@ -286,9 +304,7 @@ def screen_keys(world: World, rng: random.Random, n: int) -> KeysInput:
     return screen_keys_of(number, phone(rng))
 
 
-def scenarios(
-    world: World, rng: random.Random, images: list[int], schema: strawberry.Schema
-) -> dict[str, Callable[[int], Awaitable[object]]]:
+def scenarios(world: World, rng: random.Random, images: list[int], schema: strawberry.Schema) -> dict[str, Call]:
     async def screen_registry(n: int) -> object:
         answer = await enforcement.screen(world.actor, screen_keys(world, rng, n))
         assert answer.decision is not None, answer.problems
@@ -371,17 +387,38 @@ async def _prepare(options: Options, url: str, rng: random.Random) -> World:
     return world
 
 
+@asynccontextmanager
+async def orm_contexts(urls: dict[int, str]) -> AsyncIterator[dict[int, TortoiseContext]]:
+    """An ORM context per database, all open at once; a call runs against one inside `with context:`."""
+    contexts: dict[int, TortoiseContext] = {}
+    try:
+        for size, url in urls.items():
+            context = TortoiseContext()
+            contexts[size] = context
+            with context:
+                await context.init(config=tortoise_config(url))
+        yield contexts
+    finally:
+        for context in contexts.values():
+            await context.close_connections()
+
+
 async def _measure_round(
-    world: World, rng: random.Random, url: str, schema: strawberry.Schema, options: Options
-) -> dict[str, Stats]:
-    async with orm(url):
-        images = await stored_images(url)
-        return {name: await measure(call, options) for name, call in scenarios(world, rng, images, schema).items()}
+    world: World, rng: random.Random, urls: dict[int, str], schema: strawberry.Schema, options: Options
+) -> dict[str, dict[int, Stats]]:
+    images = {size: await stored_images(url) for size, url in urls.items()}
+    by_size = {size: scenarios(world, rng, images[size], schema) for size in urls}
+    results: dict[str, dict[int, Stats]] = {}
+    async with orm_contexts(urls) as contexts:
+        for name in by_size[options.small]:
+            calls = {size: (contexts[size], by_size[size][name]) for size in urls}
+            results[name] = await measure(calls, options)
+    return results
 
 
 async def run(options: Options) -> bool:
     """Both sizes live side by side (the large database is a copy of the small one plus the rest), and
-    their rounds alternate, so the machine's noise falls on both alike."""
+    every measure takes turns between them call by call, so the machine's noise falls on both alike."""
     data_dir = Path(tempfile.mkdtemp(prefix="livegate-bench-screening-"))
     rng = random.Random(20260201)
     # As the gateway builds it (gateway/runtime.py): parsing and validation are cached per document.
@@ -394,10 +431,11 @@ async def run(options: Options) -> bool:
                 seconds = await load_entries(large_url, options.small + 1, options.large, "plt_bench_joint")
                 print(f"loaded {options.large:,} entries (+{options.probes} probes) in {seconds:.1f} s", flush=True)
                 print(f"  small: {await index_sizes(small_url)}\n  large: {await index_sizes(large_url)}", flush=True)
+                urls = {options.small: small_url, options.large: large_url}
                 rounds: dict[str, dict[int, list[Stats]]] = {}
                 for _ in range(options.rounds):
-                    for size, url in ((options.small, small_url), (options.large, large_url)):
-                        for name, stats in (await _measure_round(world, rng, url, schema, options)).items():
+                    for name, by_size in (await _measure_round(world, rng, urls, schema, options)).items():
+                        for size, stats in by_size.items():
                             rounds.setdefault(name, {}).setdefault(size, []).append(stats)
                 results = {name: {size: median(r) for size, r in by_size.items()} for name, by_size in rounds.items()}
                 return _report(results, options)

@@ -9,7 +9,7 @@ from tortoise.context import TortoiseContext
 from tortoise.transactions import in_transaction
 
 from registry.db import PooledConnection, tortoise_config
-from registry.sql import _for_sqlite
+from registry.sql import for_sqlite
 
 LOCK_KEY = 724_311
 
@@ -58,6 +58,11 @@ async def test_an_open_transaction_is_still_rolled_back_on_release(db: TortoiseC
 
 
 def test_statements_are_rewritten_for_sqlite_only_when_parameters_are_in_order() -> None:
-    assert _for_sqlite("SELECT $1, $2 WHERE x = $3") == "SELECT ?, ? WHERE x = ?"
+    assert for_sqlite("SELECT $1, $2 WHERE x = $3", [1, 2, 3]) == ("SELECT ?, ? WHERE x = ?", [1, 2, 3])
+    assert for_sqlite("SELECT a WHERE b = ANY($1) AND c = $2", [("x", "y"), 3]) == (
+        "SELECT a WHERE b IN (?, ?) AND c = ?",
+        ["x", "y", 3],
+    )
+    assert for_sqlite("SELECT a WHERE b = ANY($1)", [[]]) == ("SELECT a WHERE b IN (NULL)", [])
     with pytest.raises(ValueError, match="in order"):
-        _for_sqlite("SELECT $2, $1")
+        for_sqlite("SELECT $2, $1", [1, 2])

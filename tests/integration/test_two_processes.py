@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from registry.migrate import apply_migrations, orm
 from registry.platforms import services as platforms
@@ -47,6 +48,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str
         "LIVEGATE_LIMITS_RATE_BURST": "20",
     }
     asyncio.run(apply_migrations(database_url))
+    asyncio.run(_fresh_address_buckets())
     credentials = asyncio.run(_platform(database_url))
     processes, urls = [], []
     try:
@@ -71,6 +73,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def _fresh_address_buckets() -> None:
+    """This module's slow refill (one token per 1,000 s) outlives a run: earlier runs on this Redis must not
+    have spent the buckets of 127.0.0.1 that every run shares (a platform's own bucket is new each run)."""
+    assert REDIS_URL
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.delete("livegate:rl:oauth:127.0.0.1", "livegate:rl:anon:127.0.0.1")
+    finally:
+        await client.aclose()
+
+
 async def _platform(database_url: str) -> dict[str, str]:
     async with orm(database_url):
         created = await platforms.create_platform(f"cluster-{secrets.token_hex(3)}")
@@ -93,6 +106,7 @@ def _wait_ready(urls: list[str]) -> None:
 
 def _token(url: str, credentials: dict[str, str]) -> str:
     response = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials", **credentials})
+    assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
 

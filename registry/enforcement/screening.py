@@ -339,11 +339,18 @@ class Standing:
     changes_at: datetime | None  # the earliest `until` of those entries: when time alone may lift a bar
 
 
-# A plain statement: liveEligibility asks this on every cache miss, and building the ORM query cost
-# more than running it.
-_STRONG_KEYS_SQL: Final = (
-    'SELECT "subject_id", "value" FROM "identity_key" WHERE "subject_id" = ANY($1) AND "kind" = ANY($2)'
-)
+# One statement: liveEligibility asks this on every cache miss. The subjects' strong keys (unique index
+# on subject, kind, value) join equal blacklist keys and their entries in force visible to the platform
+# (the rules of `visible` and _LISTINGS_SQL).
+_STANDING_SQL: Final = """
+SELECT i."subject_id", e."until"
+FROM "identity_key" i
+JOIN "blacklist_key" k ON k."value" = i."value"
+JOIN "blacklist_entry" e ON e."id" = k."entry_id"
+WHERE i."subject_id" = ANY($1) AND i."kind" = ANY($2)
+  AND e."removed_at" IS NULL AND (e."until" IS NULL OR e."until" > $3)
+  AND (e."platform_id" = $4 OR e."scope" = 'JOINT')
+"""
 _STRONG_KINDS: Final = sorted(k.value for k in STRONG)
 
 
@@ -356,11 +363,10 @@ async def blacklist_standing(platform_id: str, subject_ids: Sequence[str]) -> St
     """
     if not subject_ids:
         return Standing(set(), None)
-    keys = await sql.fetch(_STRONG_KEYS_SQL, [list(subject_ids), _STRONG_KINDS])
-    listings = await _listings(platform_id, {k["value"] for k in keys}, clock.now())
-    listed = {listing.value for listing in listings}
-    ends = [listing.until for listing in listings if listing.until is not None]
-    return Standing({k["subject_id"] for k in keys if k["value"] in listed}, min(ends, default=None))
+    rows = await sql.fetch(_STANDING_SQL, [list(subject_ids), _STRONG_KINDS, clock.now(), platform_id])
+    until = BlacklistEntry._meta.fields_map["until"].to_python_value  # SQLite answers text
+    ends = [until(row["until"]) for row in rows if row["until"] is not None]
+    return Standing({row["subject_id"] for row in rows}, min(ends, default=None))
 
 
 async def blacklisted_subjects(platform_id: str, subject_ids: Sequence[str]) -> set[str]:

@@ -145,6 +145,14 @@ def strong_values(values: Iterable[tuple[str, str]]) -> list[str]:
     return sorted({value for kind, value in values if kind in STRONG})
 
 
+# Keys a subject already has stay as they are (re-verification stores the same keys again).
+_STORE_KEYS_SQL: Final = """
+INSERT INTO "identity_key" ("subject_id", "platform_id", "kind", "value", "created_at")
+SELECT $1, $2, k.kind, k.value, $5 FROM unnest($3::text[], $4::text[]) AS k(kind, value)
+ON CONFLICT ("subject_id", "kind", "value") DO NOTHING
+"""
+
+
 async def store_subject_keys(subject_id: str, platform_id: str, keys: SubjectKeys) -> None:
     """Remember a subject's keys so later blacklist entries find it without re-reading personal data.
 
@@ -158,6 +166,13 @@ async def store_subject_keys(subject_id: str, platform_id: str, keys: SubjectKey
     await lock_identities(strong)
     if await _listed_values(platform_id, strong, clock.now()):
         raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
+    if not values:
+        return
+    connection = IdentityKey._meta.db  # inside in_transaction() this is the transaction's connection
+    if connection.capabilities.dialect == "postgres":
+        kinds, indexes = [kind.value for kind, _ in values], [value for _, value in values]
+        await connection.execute_query(_STORE_KEYS_SQL, [subject_id, platform_id, kinds, indexes, clock.now()])
+        return
     existing = {
         (k.kind, k.value)
         for k in await IdentityKey.filter(subject_id=subject_id, value__in=[v for _, v in values]).only("kind", "value")

@@ -1,14 +1,30 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tortoise.context import TortoiseContext
 
 from registry.actors import Actor, ActorKind
 from registry.audit.models import GENESIS_HASH, AuditEvent, AuditHead
-from registry.audit.services import Change, link_hash, record, record_many, verify_chain
+from registry.audit.services import (
+    Change,
+    _event_json,
+    append_many,
+    canonical_json,
+    link_hash,
+    record,
+    record_many,
+    verify_chain,
+)
 from tests.conftest import make_platform
 
 
@@ -79,8 +95,102 @@ async def test_concurrent_writers_do_not_fork_the_chain(db: TortoiseContext, dat
 
 
 def test_canonical_json_refuses_unknown_types() -> None:
-    from registry.audit.services import canonical_json
-
     assert canonical_json({"b": 1, "a": "张"}) == '{"a":"张","b":1}'
     with pytest.raises(TypeError):
         canonical_json({"x": object()})
+
+
+async def test_append_many_links_like_record_many(db: TortoiseContext) -> None:
+    platform = await make_platform()
+    actor = Actor(ActorKind.PLATFORM_TOKEN, platform.id, token_id="jti-2")
+    await append_many(
+        actor, [Change("supplier.created", f"sup_{n}", {"n": n, "codes": ["A", "B"]}) for n in range(300)]
+    )
+    [after] = await record_many(actor, [Change("thing.done", None, {"at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)})])
+    events = await AuditEvent.filter(platform_id=platform.id).order_by("seq")
+    assert [e.seq for e in events] == list(range(1, 303))
+    assert events[-1].id == after.id and after.hash == events[-1].hash and after.at == events[-1].at
+    for before, event in itertools.pairwise(events):
+        assert event.prev_hash == before.hash == link_hash(before.prev_hash, before.canonical)
+    body = json.loads(events[5].canonical)
+    assert body["subject"] == "sup_4" and body["data"] == {"codes": ["A", "B"], "n": 4} and body["token"] == "jti-2"
+    assert events[5].canonical == canonical_json({**body})  # the text json itself writes for the same content
+    assert json.loads(after.canonical)["data"] == {"at": "2030-01-02T03:04:05+00:00"}
+    assert await verify_chain(platform.id) == (True, 302, None)
+    head = await AuditHead.get(platform_id=platform.id)
+    assert (head.seq, head.hash) == (302, after.hash)
+
+
+async def test_an_empty_append_writes_nothing(db: TortoiseContext) -> None:
+    platform = await make_platform()
+    await append_many(Actor.system(platform.id), [])
+    assert await record_many(Actor.system(platform.id), []) == []
+    assert await verify_chain(platform.id) == (True, 1, None)
+
+
+async def test_concurrent_bulk_appends_do_not_fork_the_chain(db: TortoiseContext, database_url: str) -> None:
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite has a single writer; the fork race needs PostgreSQL's concurrent transactions")
+    platform = await make_platform()
+
+    async def writer(n: int) -> None:
+        for i in range(3):
+            await append_many(
+                Actor.system(platform.id), [Change("bulk", None, {"w": n, "i": i, "k": k}) for k in range(50)]
+            )
+
+    await asyncio.gather(*(writer(n) for n in range(6)))
+    assert await AuditEvent.filter(platform_id=platform.id).count() == 1 + 6 * 3 * 50
+    assert await verify_chain(platform.id) == (True, 901, None)
+
+
+class _Color(Enum):
+    RED = "red"
+
+
+class _Tag(StrEnum):
+    A = "a"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text() | st.floats(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_json_values)
+def test_event_json_is_canonical_json_byte_for_byte(value: Any) -> None:
+    # orjson where it writes what json writes; json itself for anything else (floats, big ints, surrogates).
+    try:
+        expected: str | type[Exception] = canonical_json({"data": value})
+    except (TypeError, ValueError) as exc:
+        expected = type(exc)
+    try:
+        got: str | type[Exception] = _event_json({"data": value})
+    except (TypeError, ValueError) as exc:
+        got = type(exc)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.5, "b": float("nan")},
+        {"big": 2**64, "neg": -(2**63) - 1},
+        {"t": (1, "x", None)},
+        {"at": datetime(2030, 1, 1, tzinfo=UTC)},
+        {"tag": _Tag.A, "int_key": {1: "one"}},
+        {"ctrl": 'a\x00\x1f\u2028"\\', "cn": "张三", "emoji": "\U0001f600", "lone": "\ud800"},
+    ],
+)
+def test_event_json_matches_on_values_orjson_writes_differently(value: dict[str, Any]) -> None:
+    assert _event_json(value) == canonical_json(value)
+
+
+@pytest.mark.parametrize("value", [{"d": date(2030, 1, 1)}, {"e": _Color.RED}, {"x": Decimal("1.5")}])
+def test_event_json_refuses_what_canonical_json_refuses(value: dict[str, Any]) -> None:
+    with pytest.raises(TypeError):
+        canonical_json(value)
+    with pytest.raises(TypeError):
+        _event_json(value)

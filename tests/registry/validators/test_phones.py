@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.problems import ProblemCode
+from registry.validators import phones
 from registry.validators.phones import is_mobile, mask_phone, parse_phone
 
 MOBILE = "+8613800138000"
@@ -166,3 +169,78 @@ def test_valid_mainland_mobiles_round_trip(national: str) -> None:
         assert masked == f"+86 {national[:3]}****{national[-4:]}"
     else:
         assert problems
+
+
+# ------------------------------------------------------------------ the mainland fast path
+
+
+def _both_paths(raws: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], list[object]]:
+    fast = [(parse_phone(raw), parse_phone(raw, mobile_only=True)) for raw in raws]
+    with monkeypatch.context() as patched:
+        patched.setattr(phones, "_mainland", lambda digits, *, mobile_only: None)
+        slow = [(parse_phone(raw), parse_phone(raw, mobile_only=True)) for raw in raws]
+    return fast, slow
+
+
+def _digits(rng: random.Random, count: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(count))
+
+
+def _separated(rng: random.Random, digits: str) -> str:
+    return "".join(c + (rng.choice(" -().") if rng.random() < 0.2 else "") for c in digits)
+
+
+def test_fast_path_equals_phonenumbers_for_every_mobile_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    raws = [f"{prefix:03d}{_digits(rng, 8)}" for prefix in range(1000) for _ in range(4)]
+    raws += [_separated(rng, raw) for raw in raws[::3]]
+    fast, slow = _both_paths(raws, monkeypatch)
+    assert fast == slow
+
+
+def test_fast_path_equals_phonenumbers_for_landlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0 + every 1- to 4-digit area prefix, national numbers of 5 to 12 digits (valid and not).
+    rng = random.Random(6)
+    raws = []
+    for prefix in range(1, 10_000, 3):
+        for length in range(5, 13):
+            area = str(prefix)
+            raws.append("0" + area + _digits(rng, max(0, length - len(area))))
+    raws += [_separated(rng, raw) for raw in raws[::5]]
+    fast, slow = _both_paths(raws, monkeypatch)
+    assert fast == slow
+
+
+def test_fast_path_equals_phonenumbers_for_prefixes_it_must_leave_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # IDD (00), carrier selection (1[12]xx, 179xx), country code without +, odd lengths.
+    rng = random.Random(7)
+    heads = ["", "0", "00", "86", "086", "0086", "11", "12", "179", "17951", "12593", "10", "01", "1"]
+    raws = [head + _digits(rng, rng.randint(1, 14)) for head in heads for _ in range(400)]
+    raws += [_separated(rng, raw) for raw in raws[::4]]
+    fast, slow = _both_paths(raws, monkeypatch)
+    assert fast == slow
+
+
+@given(st.from_regex(r"[0-9 \-().]{1,32}", fullmatch=True))
+def test_fast_path_equals_phonenumbers_for_any_plain_input(raw: str) -> None:
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(phones, "_mainland", lambda digits, *, mobile_only: None)
+        slow = (parse_phone(raw), parse_phone(raw, mobile_only=True))
+    assert (parse_phone(raw), parse_phone(raw, mobile_only=True)) == slow
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("13800138000", MOBILE),
+        ("138-0013-8000", MOBILE),
+        ("(0755) 1234 5678", "+8675512345678"),
+        ("010-12345678", "+861012345678"),
+        ("0571-46953889", "+8657146953889"),
+    ],
+)
+def test_ordinary_mainland_numbers_take_the_fast_path(raw: str, e164: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fast path answers them by itself, and as phonenumbers does.
+    assert phones._mainland(phones._digits(raw), mobile_only=False) == e164
+    fast, slow = _both_paths([raw], monkeypatch)
+    assert fast == slow and fast[0][0] == (e164, [])

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from registry.enforcement.models import BlacklistKey
 from registry.identities.models import IdentityKey
 from registry.suppliers.models import Supplier
 
@@ -169,12 +170,18 @@ async def update_suppliers(conn: BaseDBAsyncClient, rows: Sequence[Row], at: dat
         await conn.execute_many(_sqlite_update(table), values)
 
 
-async def insert_identity_keys(conn: BaseDBAsyncClient, keys: Sequence[Row], at: datetime) -> None:
-    """Store screening keys (subject_id, platform_id, kind, value); ones already stored are skipped."""
+async def insert_identity_keys(
+    conn: BaseDBAsyncClient, keys: Sequence[Row], at: datetime, *, new_subjects: bool = False
+) -> None:
+    """Store screening keys (subject_id, platform_id, kind, value); ones already stored are skipped.
+
+    `new_subjects`: every subject was created in this transaction under a fresh random id, so none
+    has a stored key to skip and the insert goes without the conflict check (cheaper per row).
+    """
     if not keys:
         return
     table, stamps = IdentityKey._meta.db_table, ("created_at",)
-    tail = ' ON CONFLICT ("subject_id", "kind", "value") DO NOTHING'
+    tail = "" if new_subjects else ' ON CONFLICT ("subject_id", "kind", "value") DO NOTHING'
     if _postgres(conn):
         await conn.execute_query(_pg_insert(table, _KEY_COLUMNS, stamps, tail), [*_by_column(keys, _KEY_COLUMNS), at])
     else:
@@ -198,3 +205,21 @@ async def existing_suppliers(conn: BaseDBAsyncClient, platform_id: str, refs: Se
         if isinstance(row["findings"], str | bytes):
             row["findings"] = orjson.loads(row["findings"])
     return rows
+
+
+async def listed_values(conn: BaseDBAsyncClient, values: Sequence[str]) -> set[str]:
+    """Which of these blind indexes some blacklist key holds at all (any entry, any platform): the batch's
+    pre-check, so only rows with a listed key are screened one by one."""
+    if not values:
+        return set()
+    table = BlacklistKey._meta.db_table
+    if _postgres(conn):
+        # One array parameter, one round trip (the ORM's IN list costs more to build than to run).
+        sql = f'SELECT "value" FROM "{table}" WHERE "value" = ANY($1::text[])'  # noqa: S608
+        return {row["value"] for row in await conn.execute_query_dict(sql, [list(values)])}
+    found: set[str] = set()
+    for start in range(0, len(values), _SQLITE_CHUNK):
+        chunk = values[start : start + _SQLITE_CHUNK]
+        sql = f'SELECT "value" FROM "{table}" WHERE "value" IN ({_marks(len(chunk))})'  # noqa: S608
+        found.update(row["value"] for row in await conn.execute_query_dict(sql, list(chunk)))
+    return found

@@ -92,20 +92,25 @@ def _document_content(doc: VerifiedDocument) -> list[str | None]:
 
 def check_supplier(data: SupplierInput, today: date) -> tuple[CheckedSupplier | None, list[Problem]]:
     """Every problem of the supplier at once, or the normalized supplier with its findings."""
+    # Called per row of an import: the field prefixes are added only where there is a problem.
     problems: list[Problem] = []
     ref, p = clean_external_ref(data.external_ref)
-    problems += [x.at("externalRef") for x in p]
+    if p:
+        problems += [x.at("externalRef") for x in p]
     if data.kind not in KINDS:
         problems.append(problem(ProblemCode.INVALID_INPUT, f"Choose a kind from {', '.join(KINDS)}.", "kind"))
     name, p = clean_text(data.name, max_len=NAME_MAX)
-    problems += [x.at("name") for x in p]
+    if p:
+        problems += [x.at("name") for x in p]
     address, p = clean_text(data.address, min_len=ADDRESS_MIN, max_len=ADDRESS_MAX)
-    problems += [x.at("address") for x in p]
+    if p:
+        problems += [x.at("address") for x in p]
     phone, p = parse_phone(data.contact_phone)
-    problems += [x.at("contactPhone") for x in p]
+    if p:
+        problems += [x.at("contactPhone") for x in p]
     categories, p = check_categories(data.categories)
     problems += p
-    licenses, p = check_licenses(data.licenses)
+    licenses, p = check_licenses(data.licenses) if data.licenses else ((), [])
     problems += p
     code, document, findings, p = _identity(data, today)
     problems += p

@@ -26,10 +26,9 @@ from registry.crypto import field_aad
 from registry.db import unique_violation
 from registry.enforcement import screening
 from registry.enforcement.locks import lock_identities
-from registry.enforcement.models import BlacklistKey
 from registry.enforcement.screening import STRONG, Decision, MatchKey, Screening
 from registry.identities.models import IdentityKey
-from registry.ids import new_id
+from registry.ids import new_ids
 from registry.organizations import review_finding
 from registry.problems import Problem, ProblemCode, problem
 from registry.suppliers import bulk
@@ -41,7 +40,6 @@ from registry.verification import Status
 TABLE = "supplier"
 CONTENT_INDEX = "supplier-content"
 _ATTEMPTS = 3
-_LOOKUP_CHUNK = 500
 
 
 @dataclass(slots=True)
@@ -104,14 +102,15 @@ async def _write(actor: Actor, conn: BaseDBAsyncClient, rows: Sequence[tuple[int
     pending = _changed(rows, stored, applied)
     # Screening happens under the identity locks a ban takes too, so a ban cannot commit in between.
     await lock_identities({value for row in pending for kind, value in row.keys if kind in STRONG})
-    results = await _screen(actor.platform_id, pending)
+    results = await _screen(conn, actor.platform_id, pending)
     created, updated, changes = [], [], []
+    fresh = iter(new_ids("sup", sum(1 for row in pending if row.stored is None)))
     for row in pending:
         result = results.get(row.index)
         if result is not None and result.decision is Decision.BLOCK:
             applied.refused[row.index] = [_blacklisted(result)]
             continue
-        supplier_id = row.stored.id if row.stored else new_id("sup")
+        supplier_id = row.stored.id if row.stored else next(fresh)
         status, findings = _decide(row, result)
         (updated if row.stored else created).append(_columns(actor.platform_id, supplier_id, row, status, findings))
         (applied.updated if row.stored else applied.created).append(row.index)
@@ -122,7 +121,7 @@ async def _write(actor: Actor, conn: BaseDBAsyncClient, rows: Sequence[tuple[int
     await bulk.update_suppliers(conn, updated, now)
     await _store_keys(conn, actor.platform_id, pending, applied, now)
     if changes:
-        await audit.services.record_many(actor, changes)
+        await audit.services.append_many(actor, changes)
     return applied
 
 
@@ -148,13 +147,9 @@ def _changed(
     return pending
 
 
-async def _screen(platform_id: str, rows: Sequence[_Pending]) -> dict[int, Screening]:
+async def _screen(conn: BaseDBAsyncClient, platform_id: str, rows: Sequence[_Pending]) -> dict[int, Screening]:
     """Screen only rows with a key the blacklist holds at all: one indexed lookup for the whole batch."""
-    wanted = list({value for row in rows for _, value in row.keys})
-    listed: set[str] = set()
-    for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        chunk = wanted[start : start + _LOOKUP_CHUNK]
-        listed.update(await BlacklistKey.filter(value__in=chunk).values_list("value", flat=True))
+    listed = await bulk.listed_values(conn, list({value for row in rows for _, value in row.keys}))
     results = {}
     for row in rows:
         if any(value in listed for _, value in row.keys):
@@ -250,9 +245,11 @@ async def _store_keys(
     replaced = [applied.ids[row.index] for row in written if row.stored is not None]
     if replaced:
         await IdentityKey.filter(subject_id__in=replaced).using_db(conn).delete()
-    keys = [
-        {"subject_id": applied.ids[row.index], "platform_id": platform_id, "kind": kind.value, "value": value}
-        for row in written
-        for kind, value in row.keys
-    ]
-    await bulk.insert_identity_keys(conn, keys, at)
+    for new_subjects in (True, False):
+        keys = [
+            {"subject_id": applied.ids[row.index], "platform_id": platform_id, "kind": kind.value, "value": value}
+            for row in written
+            if (row.stored is None) is new_subjects
+            for kind, value in row.keys  # distinct per row (see _changed)
+        ]
+        await bulk.insert_identity_keys(conn, keys, at, new_subjects=new_subjects)

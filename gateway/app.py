@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from graphql import OperationType
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from gateway.cors import add_cors_headers, preflight
 from gateway.errors import http_error
 from gateway.graphql_http import (
     BadRequest,
+    GraphQLRequest,
     bad_request_response,
     check_batch,
     execute,
@@ -97,7 +99,7 @@ async def _graphql(request: Request, runtime: Runtime, origin: str | None) -> Re
         results = [await execute(runtime.schema, runtime.documents, op, context) for op in operations]
         return json_response(results if is_batch else results[0])
 
-    mutation = not is_batch and "mutation" in operations[0].query and is_mutation(operations[0])
+    mutation = not is_batch and _is_mutation(runtime, operations[0])
     key = request.headers.get("idempotency-key")
     if key is not None and principal is not None and mutation:
         subject = principal.session_id or principal.platform_id
@@ -107,6 +109,13 @@ async def _graphql(request: Request, runtime: Runtime, origin: str | None) -> Re
     if mutation:
         await invalidation.changed(runtime.redis)  # after commit: cached answers computed meanwhile go stale
     return response
+
+
+def _is_mutation(runtime: Runtime, operation: GraphQLRequest) -> bool:
+    known = runtime.documents.operation_type(operation.query, operation.operation_name)
+    if known is not None:
+        return known is OperationType.MUTATION
+    return "mutation" in operation.query and is_mutation(operation)  # parsed only when not prepared
 
 
 async def _origin_allowed(runtime: Runtime, principal: Principal | None, origin: str) -> bool:

@@ -68,6 +68,11 @@ class PreparedDocuments:
         self._entries.move_to_end(query)
         return found
 
+    def operation_type(self, query: str, operation_name: str | None) -> OperationType | None:
+        """The type of the operation a request runs, when its document is prepared; else None (unknown)."""
+        prepared = self.get(query)
+        return None if prepared is None else prepared.operations.get(operation_name)
+
     def _prepare(self, query: str) -> Prepared | None:
         try:
             document = parse(query, max_tokens=_MAX_TOKENS)

@@ -97,3 +97,18 @@ async def test_the_cache_is_bounded(tmp_path: Path) -> None:
     documents.get("{ b: __typename }")
     documents.get("{ c: __typename }")
     assert first is not None and documents.get("{ a: __typename }") is not first  # evicted, prepared again
+
+
+async def test_the_operation_type_comes_from_the_prepared_document(tmp_path: Path) -> None:
+    from graphql import OperationType
+
+    _, documents = build_graphql_schema(load_settings({"LIVEGATE_DATA_DIR": str(tmp_path)}))
+    mixed = (
+        "query A { __typename } "
+        'mutation B { revokeGuardianConsent(input: {performerId: "x", reason: "r"}) { problems { code } } }'
+    )
+    assert documents.operation_type(mixed, "A") is OperationType.QUERY
+    assert documents.operation_type(mixed, "B") is OperationType.MUTATION
+    assert documents.operation_type(mixed, None) is None  # two operations and no name: not known here
+    assert documents.operation_type("{ __typename }", None) is OperationType.QUERY
+    assert documents.operation_type("{ nope }", None) is None

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from registry import clock
@@ -128,15 +130,18 @@ _Row = tuple[str, str, int, datetime, str, str | None, str, str | None, str, str
 
 
 async def _append(actor: Actor, changes: Sequence[Change]) -> list[_Row]:
-    """Link the changes onto the platform's chain under its head lock and insert them with one statement."""
+    """Link the changes onto the platform's chain under its head lock and write them with one statement."""
     if any(not change.action.startswith(_NEUTRAL) for change in changes):
         eligibility_cache.CACHE.bump()  # the change may alter someone's eligibility
-    async with in_transaction() as conn:
-        head = await AuditHead.select_for_update().using_db(conn).get(platform_id=actor.platform_id)
+    async with _transaction() as conn:
+        postgres = conn.capabilities.dialect == "postgres"
+        found = await conn.execute_query_dict(_PG_HEAD if postgres else _SQLITE_HEAD, [actor.platform_id])
+        if not found:
+            raise LookupError(f"platform {actor.platform_id} has no audit chain")  # created with the platform
         at = clock.now()
         stamp = at.isoformat()
         rows: list[_Row] = []
-        seq, prev = head.seq, head.hash
+        seq, prev = int(found[0]["seq"]), str(found[0]["hash"])
         for change, event_id in zip(changes, new_ids("aud", len(changes)), strict=True):
             seq += 1
             canonical = _event_json(
@@ -158,35 +163,51 @@ async def _append(actor: Actor, changes: Sequence[Change]) -> list[_Row]:
                    change.subject_id, canonical, digest, prev)  # fmt: skip
             rows.append(row)
             prev = digest
-        await _insert(conn, rows)
-        head.seq, head.hash = seq, prev
-        await head.save(update_fields=["seq", "hash"], using_db=conn)
+        if rows:
+            await _write(conn, rows, seq, prev)
     return rows
 
 
-# PostgreSQL: the whole batch as arrays expanded by unnest, one round trip however many events.
+@asynccontextmanager
+async def _transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """The caller's transaction when there is one (a savepoint would only add two round trips: a failure
+    here fails the change it records anyway), else a transaction of its own."""
+    current = get_connection("default")
+    if isinstance(current, TransactionalDBClient):
+        yield current
+        return
+    async with in_transaction() as conn:
+        yield conn
+
+
+# The head row is the chain's lock: every append of a platform waits here for the one before to commit.
+_PG_HEAD = 'SELECT "seq", "hash" FROM "audit_head" WHERE "platform_id" = $1 FOR UPDATE'
+_SQLITE_HEAD = 'SELECT "seq", "hash" FROM "audit_head" WHERE "platform_id" = ?'  # one writer at a time anyway
+# PostgreSQL: the whole batch as arrays expanded by unnest, and the head moved on, in one round trip
+# however many events (a data-modifying WITH runs to completion whether or not it is read).
 # Built from the model's own column names only; every value is bound.
 _NAMES = ", ".join(f'"{name}"' for name in _COLUMNS)
-_PG_INSERT = (
-    f'INSERT INTO "audit_event" ({_NAMES}) '  # noqa: S608
+_PG_WRITE = (
+    f'WITH inserted AS (INSERT INTO "audit_event" ({_NAMES}) '  # noqa: S608
     "SELECT t.id, $1, t.seq, $2, $3, $4, t.action, t.subject_id, t.canonical, t.hash, t.prev_hash "
     "FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) "
-    "AS t(id, seq, action, subject_id, canonical, hash, prev_hash)"
+    "AS t(id, seq, action, subject_id, canonical, hash, prev_hash)) "
+    'UPDATE "audit_head" SET "seq" = $12, "hash" = $13 WHERE "platform_id" = $1'
 )
 _SQLITE_INSERT = f'INSERT INTO "audit_event" ({_NAMES}) VALUES ({", ".join("?" * len(_COLUMNS))})'  # noqa: S608
+_SQLITE_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = ?, "hash" = ? WHERE "platform_id" = ?'
 
 
-async def _insert(conn: BaseDBAsyncClient, rows: Sequence[_Row]) -> None:
-    if not rows:
-        return
+async def _write(conn: BaseDBAsyncClient, rows: Sequence[_Row], seq: int, head_hash: str) -> None:
+    first = rows[0]
     if conn.capabilities.dialect == "postgres":
-        first = rows[0]
         columns = list(zip(*rows, strict=True))
         # Platform, time and actor are the same for every event of one append.
         arrays = [list(columns[i]) for i in (0, 2, 6, 7, 8, 9, 10)]
-        await conn.execute_query(_PG_INSERT, [first[1], first[3], first[4], first[5], *arrays])
+        await conn.execute_query(_PG_WRITE, [first[1], first[3], first[4], first[5], *arrays, seq, head_hash])
     else:
         await conn.execute_many(_SQLITE_INSERT, [list(row) for row in rows])
+        await conn.execute_query(_SQLITE_HEAD_MOVE, [seq, head_hash, first[1]])
 
 
 async def verify_chain(platform_id: str, *, after: str | None = None, limit: int = 100_000) -> ChainCheck:

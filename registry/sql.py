@@ -1,8 +1,8 @@
 """Plain statements on the current connection, for the hot paths where building ORM queries costs more
 than running them (scripts/bench.py eligibility and register).
 
-Statements are written for PostgreSQL with $1, $2, ... numbered in order of appearance, lists as
-`= ANY($n)`; SQLite gets `?` and `IN (?, ...)` in their place.
+Statements are written for PostgreSQL with $1, $2, ... (a parameter may appear more than once), lists as
+`= ANY($n)`; SQLite gets `?` and `IN (?, ...)` in their place, a value for each appearance.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ def for_sqlite(sql: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
 
     def placeholder(match: re.Match[str]) -> str:
         number = int(match[1] or match[2])
-        if number != len(flat_numbers) + 1:
-            raise ValueError("number the parameters $1, $2, ... in order of appearance, each once")
-        flat_numbers.append(number)
+        if not 1 <= number <= len(values):
+            raise ValueError(f"the statement names ${number}, but {len(values)} values were given")
         value = values[number - 1]
         if match[1] is None:
             flat.append(value)
@@ -32,7 +31,6 @@ def for_sqlite(sql: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         flat.extend(items)
         return f"IN ({', '.join('?' * len(items))})" if items else "IN (NULL)"  # an empty list matches nothing
 
-    flat_numbers: list[int] = []
     return _PARAMETER.sub(placeholder, sql), flat
 
 

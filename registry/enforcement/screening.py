@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Final
 
@@ -367,6 +367,24 @@ WHERE i."subject_id" = ANY($1) AND i."kind" = ANY($2)
   AND (e."platform_id" = $4 OR e."scope" = 'JOINT')
 """
 _STRONG_KINDS: Final = sorted(k.value for k in STRONG)
+
+
+# The same rule for one subject as a scalar subquery of a caller's statement: the earliest end of the
+# entries barring it, FOREVER when one has no end, NULL when none does (liveEligibility folds its
+# standing into its one statement). `subject`, `now` and `platform` are SQL expressions.
+FOREVER: Final = datetime(9999, 12, 31, tzinfo=UTC)
+_STRONG_LIST: Final = ", ".join(f"'{kind}'" for kind in _STRONG_KINDS)
+
+
+def listed_until_sql(subject: str, now: str, platform: str) -> str:
+    return f"""(
+SELECT MIN(COALESCE(le."until", '9999-12-31 00:00:00+00:00'))
+FROM "identity_key" li
+JOIN "blacklist_key" lk ON lk."value" = li."value"
+JOIN "blacklist_entry" le ON le."id" = lk."entry_id"
+WHERE li."subject_id" = {subject} AND li."kind" IN ({_STRONG_LIST})
+  AND le."removed_at" IS NULL AND (le."until" IS NULL OR le."until" > {now})
+  AND (le."platform_id" = {platform} OR le."scope" = 'JOINT'))"""  # noqa: S608 (expressions of our own statements)
 
 
 async def blacklist_standing(platform_id: str, subject_ids: Sequence[str]) -> Standing:

@@ -172,9 +172,10 @@ async def _evaluate(
         measures[performer.agency_id] = []
     for measure in loaded.measures:
         measures[measure.subject_id].append(measure)
+    standing = loaded.standing
     if avatar is not None:
         measures |= await in_force([s for s in (avatar.id, avatar.operator_id) if s not in measures], now=now)
-    standing = await blacklist_standing(performer.platform_id, list(measures))
+        standing = await blacklist_standing(performer.platform_id, list(measures))
     listed = standing.listed
     reasons = _person_reasons(performer, loaded.minimum_age, today, now)
     if performer.id in _minors(performer, today) and await performers.consent_in_force(performer.id) is None:

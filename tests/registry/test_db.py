@@ -57,12 +57,13 @@ async def test_an_open_transaction_is_still_rolled_back_on_release(db: TortoiseC
     assert await _lock_is_free(database_url)
 
 
-def test_statements_are_rewritten_for_sqlite_only_when_parameters_are_in_order() -> None:
+def test_statements_are_rewritten_for_sqlite() -> None:
     assert for_sqlite("SELECT $1, $2 WHERE x = $3", [1, 2, 3]) == ("SELECT ?, ? WHERE x = ?", [1, 2, 3])
+    assert for_sqlite("SELECT $2 WHERE a = $1 OR b = $2", [1, 2]) == ("SELECT ? WHERE a = ? OR b = ?", [2, 1, 2])
     assert for_sqlite("SELECT a WHERE b = ANY($1) AND c = $2", [("x", "y"), 3]) == (
         "SELECT a WHERE b IN (?, ?) AND c = ?",
         ["x", "y", 3],
     )
     assert for_sqlite("SELECT a WHERE b = ANY($1)", [[]]) == ("SELECT a WHERE b IN (NULL)", [])
-    with pytest.raises(ValueError, match="in order"):
-        for_sqlite("SELECT $2, $1", [1, 2])
+    with pytest.raises(ValueError, match="values were given"):
+        for_sqlite("SELECT $3", [1, 2])

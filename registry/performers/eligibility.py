@@ -142,20 +142,30 @@ async def _likeness_lapsed(avatar: Avatar, today: date) -> bool:
     return likeness is not None and likeness.valid_until is not None and likeness.valid_until < today
 
 
+def cached_eligibility(actor: Actor, performer_id: str, avatar_id: str | None = None) -> Eligibility | None:
+    """The answer of the cache while it is valid, checked now; None when it must be computed."""
+    now = clock.now()
+    cached = CACHE.get(_key(actor, performer_id, avatar_id), now)
+    return None if cached is None else replace(cached, checked_at=now)
+
+
 async def live_eligibility(actor: Actor, performer_id: str, avatar_id: str | None = None) -> Eligibility | None:
     """None when the performer is unknown to the caller. Answers come from the cache while valid."""
-    key = (actor.platform_id, actor.session_id or "", performer_id, avatar_id or "")
-    now = clock.now()
-    cached = CACHE.get(key, now)
+    cached = cached_eligibility(actor, performer_id, avatar_id)
     if cached is not None:
-        return replace(cached, checked_at=now)
+        return cached
+    now = clock.now()
     epoch = CACHE.epoch  # read before computing: a write meanwhile makes this answer stale at once
     computed = await _evaluate(actor, performer_id, avatar_id, now)
     if computed is None:
         return None
     result, valid_until = computed
-    CACHE.put(key, result, epoch=epoch, valid_until=valid_until)
+    CACHE.put(_key(actor, performer_id, avatar_id), result, epoch=epoch, valid_until=valid_until)
     return result
+
+
+def _key(actor: Actor, performer_id: str, avatar_id: str | None) -> tuple[str, ...]:
+    return (actor.platform_id, actor.session_id or "", performer_id, avatar_id or "")
 
 
 async def _evaluate(

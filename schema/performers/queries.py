@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import cast
+
 import strawberry
 
+from registry.actors import Actor
 from registry.performers import eligibility, organizations
 from registry.performers import services as performers
 from schema.common.convert import actor, opt, page_size
@@ -65,14 +68,26 @@ class PerformersQueries:
         description="[eligibility:read or performers:read]; null: unknown performer",
         permission_classes=[needs("eligibility:read", "performers:read")],
     )
-    async def live_eligibility(
+    def live_eligibility(
         self,
         info: strawberry.Info,
         performer_id: strawberry.ID,
         avatar_id: strawberry.ID | None = strawberry.UNSET,
     ) -> LiveEligibility | None:
-        result = await eligibility.live_eligibility(actor(info), performer_id, opt(avatar_id))
-        if result is None:
-            return None
-        reasons = [EligibilityReason(r.value) for r in result.reasons]
-        return LiveEligibility(allowed=result.allowed, reasons=reasons, checked_at=result.checked_at)
+        # A plain function, so that an answer from the cache (most calls) is completed without creating and
+        # awaiting a coroutine; otherwise it hands graphql-core the computation to await.
+        who, avatar = actor(info), opt(avatar_id)
+        cached = eligibility.cached_eligibility(who, performer_id, avatar)
+        if cached is not None:
+            return _eligibility_out(cached)
+        return cast("LiveEligibility | None", _computed_eligibility(who, performer_id, avatar))
+
+
+async def _computed_eligibility(who: Actor, performer_id: str, avatar_id: str | None) -> LiveEligibility | None:
+    result = await eligibility.live_eligibility(who, performer_id, avatar_id)
+    return None if result is None else _eligibility_out(result)
+
+
+def _eligibility_out(result: eligibility.Eligibility) -> LiveEligibility:
+    reasons = [EligibilityReason(r.value) for r in result.reasons]
+    return LiveEligibility(allowed=result.allowed, reasons=reasons, checked_at=result.checked_at)

@@ -76,9 +76,9 @@ class PreparedDocuments:
     def _prepare(self, query: str) -> Prepared | None:
         try:
             document = parse(query, max_tokens=_MAX_TOKENS)
-        except GraphQLError:
-            return None
-        if validate(self._schema._schema, document, self._rules):
+            if validate(self._schema._schema, document, self._rules):
+                return None
+        except (GraphQLError, RecursionError):  # the checked path words the refusal
             return None
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         by_name: dict[str | None, OperationType] = {o.name.value: o.operation for o in operations if o.name}

@@ -112,3 +112,10 @@ async def test_the_operation_type_comes_from_the_prepared_document(tmp_path: Pat
     assert documents.operation_type(mixed, None) is None  # two operations and no name: not known here
     assert documents.operation_type("{ __typename }", None) is OperationType.QUERY
     assert documents.operation_type("{ nope }", None) is None
+
+
+async def test_a_document_nested_past_any_limit_is_refused_cleanly(client: httpx.AsyncClient) -> None:
+    deep = "{ a" + " { a" * 4000 + " }" * 4001
+    answer = await client.post("/graphql", json={"query": deep})
+    assert answer.status_code == 200
+    assert answer.json()["errors"][0]["extensions"]["code"] in {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}

@@ -154,9 +154,12 @@ async def execute(
     result: ExecutionResult | GraphQLExecutionResult | None = None
     prepared = documents.get(item.query)
     if prepared is not None:
-        result = await documents.execute(
-            prepared, variables=item.variables, operation_name=item.operation_name, context=context
-        )
+        try:
+            result = await documents.execute(
+                prepared, variables=item.variables, operation_name=item.operation_name, context=context
+            )
+        except Exception as exc:  # as schema.execute does: an INTERNAL error in the body, never a 500
+            result = GraphQLExecutionResult(None, [GraphQLError(str(exc), original_error=exc)])
     if result is None:
         try:
             result = await _checked(schema, item, context)

@@ -119,3 +119,18 @@ async def test_a_document_nested_past_any_limit_is_refused_cleanly(client: httpx
     answer = await client.post("/graphql", json={"query": deep})
     assert answer.status_code == 200
     assert answer.json()["errors"][0]["extensions"]["code"] in {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_a_failure_outside_the_resolvers_is_an_internal_error_not_a_500(
+    app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = _runtime(app).documents
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the executor broke")
+
+    monkeypatch.setattr(documents, "execute", broken)
+    answer = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL" and "broke" not in answer.text

@@ -32,13 +32,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import numpy as np
@@ -57,6 +56,7 @@ from registry.performers import services as performers
 from registry.platforms import services as platforms
 from registry.uploads import Upload
 from registry.validators.documents import DocumentInput, DocumentType, mod11_2_check
+from scripts.benches.databases import asyncpg_url, throwaway_database
 
 DISTANCE = 10
 TARGET_P99_MS = 20.0
@@ -87,30 +87,7 @@ class Latencies:
         return _pct(self.interleaved_ms, q)
 
 
-# -- the throwaway database ----------------------------------------------------------------------
-
-
-def _asyncpg_url(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-@asynccontextmanager
-async def throwaway_database(server_url: str) -> AsyncIterator[str]:
-    name = f"livegate_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_asyncpg_url(server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield _with_database(server_url, name)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+# -- loading the hashes -------------------------------------------------------------------------
 
 
 async def _load(conn: asyncpg.Connection, hashes: np.ndarray, start: int) -> None:
@@ -393,7 +370,7 @@ async def run(args: argparse.Namespace) -> int:
                 await stack.enter_async_context(context)
                 await context.init(config=tortoise_config(url), _enable_global_fallback=size == sizes[-1])
                 await context.generate_schemas(safe=False)
-                raw = await asyncpg.connect(_asyncpg_url(url))
+                raw = await asyncpg.connect(asyncpg_url(url))
                 try:
                     if not tables:
                         print(f"PostgreSQL {await raw.fetchval('SHOW server_version')}\n")

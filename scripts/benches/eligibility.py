@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from datetime import date
 from importlib.util import find_spec
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -53,6 +52,7 @@ from registry.platforms import services as platforms
 from scripts.benches import eligibility_seed as seed
 from scripts.benches import loadgen
 from scripts.benches.baselines import CREATE_INSERT_TABLE
+from scripts.benches.databases import admin, asyncpg_url, throwaway_database
 from scripts.benches.loadgen import Phase, Server, Target
 
 ELIGIBILITY_TARGET = 0.4  # of the bare graphql-core app's throughput
@@ -88,34 +88,6 @@ class Options:
 
 
 # -- the database --------------------------------------------------------------------------------
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-
-
-def _asyncpg_url(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_url(server_url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@asynccontextmanager
-async def throwaway_database(server_url: str) -> AsyncIterator[str]:
-    name = f"livegate_bench_{secrets.token_hex(4)}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(server_url, name)
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(f"dropped database {name}", flush=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +328,7 @@ def _ratio_line(rounds: list[Round], top: str, bottom: str, target: float | None
 async def _eligibility_phases(setup: Setup, options: Options, servers: list[Server]) -> dict[int, list[Round]]:
     gateway, *bare = servers
     rng = random.Random(4)
-    conn = await asyncpg.connect(_asyncpg_url(setup.url))
+    conn = await asyncpg.connect(asyncpg_url(setup.url))
     results: dict[int, list[Round]] = {}
     try:
         ids: list[str] = []
@@ -423,10 +395,10 @@ async def run_register(options: Options) -> bool:
     server_core, client_cores = loadgen.cores()
     run = secrets.token_hex(4)
     async with prepared(options) as setup:
-        await _admin(setup.url, CREATE_INSERT_TABLE)
+        await admin(setup.url, CREATE_INSERT_TABLE)
         with loadgen.running([]) as servers:
             servers.append(_start_gateway(setup, options, server_core))
-            env = {**_base_env(), "BENCH_DATABASE_URL": _asyncpg_url(setup.url), "BENCH_POOL_SIZE": str(options.pool)}
+            env = {**_base_env(), "BENCH_DATABASE_URL": asyncpg_url(setup.url), "BENCH_POOL_SIZE": str(options.pool)}
             servers.append(_start_baseline("strawberry_app", env, server_core))
             gateway, bare = servers
             if client_cores is not None:
@@ -445,7 +417,7 @@ async def run_register(options: Options) -> bool:
 
 
 async def _count(url: str, sql: str) -> int:
-    conn = await asyncpg.connect(_asyncpg_url(url))
+    conn = await asyncpg.connect(asyncpg_url(url))
     try:
         return int(await conn.fetchval(sql))
     finally:

@@ -47,6 +47,7 @@ from registry.db import tortoise_config
 from registry.platforms import services as platforms
 from registry.validators.documents import mod11_2_check
 from registry.validators.uscc import ALPHABET, org_code_check_char, uscc_check_char
+from scripts.benches.databases import admin
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "import_suppliers.py"
@@ -154,17 +155,9 @@ class Database:
         return self.url.replace("postgres://", "postgresql://", 1)
 
 
-async def _admin(admin_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def create_database(admin_url: str, keys: RegistryConfig) -> tuple[Database, platforms.NewClient]:
     database = Database(admin_url, f"livegate_bench_{secrets.token_hex(4)}")
-    await _admin(admin_url, f'CREATE DATABASE "{database.name}"')
+    await admin(admin_url, f'CREATE DATABASE "{database.name}"')
     configure(keys)
     context = TortoiseContext()
     async with context:
@@ -398,4 +391,4 @@ def main(argv: list[str]) -> int:
         finally:
             if server is not None:
                 stop(server)
-            asyncio.run(_admin(args.postgres, f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)'))
+            asyncio.run(admin(args.postgres, f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)'))

@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import os
 import random
-import secrets
 import shutil
 import statistics
 import tempfile
@@ -50,7 +49,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import strawberry
@@ -77,6 +75,7 @@ from registry.platforms.scopes import PLATFORM_SCOPES
 from registry.validators.documents import DocumentInput, DocumentType, mod11_2_check
 from schema.build import build_schema
 from schema.context import Context, Principal
+from scripts.benches.databases import asyncpg_url, throwaway_database
 
 SCREEN_P99_MS = 5.0
 FLAT = 1.2
@@ -144,32 +143,6 @@ class World:
 # -- the database --------------------------------------------------------------------------------
 
 
-def _asyncpg_url(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_url(server_url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@asynccontextmanager
-async def throwaway_database(server_url: str, template: str | None = None) -> AsyncIterator[str]:
-    """A new database (a copy of `template`'s, when given: nobody may be connected to it); dropped after."""
-    name = f"livegate_bench_{secrets.token_hex(4)}"
-    copy = f' TEMPLATE "{urlsplit(template).path.lstrip("/")}"' if template else ""
-    await _admin(server_url, f'CREATE DATABASE "{name}"{copy}')
-    parts = urlsplit(server_url)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(f"dropped database {name}", flush=True)
-
-
 @asynccontextmanager
 async def orm(url: str) -> AsyncIterator[None]:
     context = TortoiseContext()
@@ -181,7 +154,7 @@ async def orm(url: str) -> AsyncIterator[None]:
 async def load_entries(url: str, first: int, last: int, lister: str) -> float:
     """Entries number first..last with their keys, set-based; the seconds it took."""
     started = time.perf_counter()
-    conn = await asyncpg.connect(_asyncpg_url(url))
+    conn = await asyncpg.connect(asyncpg_url(url))
     try:
         async with conn.transaction():
             await conn.execute(_ENTRIES_SQL, first, last, lister)
@@ -198,7 +171,7 @@ async def load_entries(url: str, first: int, last: int, lister: str) -> float:
 
 async def index_sizes(url: str) -> str:
     """The blacklist indexes against shared_buffers: what decides whether lookups stay in memory."""
-    conn = await asyncpg.connect(_asyncpg_url(url))
+    conn = await asyncpg.connect(asyncpg_url(url))
     try:
         total = await conn.fetchval(
             "SELECT pg_size_pretty(sum(pg_relation_size(indexrelid))) FROM pg_index "
@@ -340,7 +313,7 @@ def scenarios(world: World, rng: random.Random, images: list[int], schema: straw
 
 async def stored_images(url: str) -> list[int]:
     """A sample of the stored image hashes (unsigned), to query near them."""
-    conn = await asyncpg.connect(_asyncpg_url(url))
+    conn = await asyncpg.connect(asyncpg_url(url))
     try:
         rows = await conn.fetch("SELECT phash FROM blacklist_key WHERE kind = 'AVATAR_IMAGE' LIMIT 500")
     finally:

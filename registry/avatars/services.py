@@ -531,6 +531,18 @@ def _check_not_retired(avatar: Avatar) -> None:
         raise DomainError(problem(ProblemCode.INVALID_TRANSITION, message, "input", "avatarId"))
 
 
+async def _changeable_avatar(actor: Actor, avatar_id: str, problems: list[Problem]) -> Avatar | None:
+    """The avatar locked for a change, or None with the reasons in `problems` (unknown first); a retired
+    avatar refuses every change."""
+    avatar = await _avatar_for_update(actor, avatar_id)
+    if avatar is None:
+        problems.insert(0, _not_found("avatar", "input", "avatarId"))
+    if problems or avatar is None:
+        return None
+    _check_not_retired(avatar)
+    return avatar
+
+
 async def _avatar_and_performer(actor: Actor, avatar_id: str, performer_id: str) -> tuple[Avatar, Performer]:
     avatar = await _avatar_for_update(actor, avatar_id)
     performer = await Performer.get_or_none(id=performer_id, platform_id=actor.platform_id)
@@ -579,12 +591,9 @@ async def transfer_avatar(actor: Actor, avatar_id: str, operator_id: str, reason
     problems += operator_problems
     async with in_transaction() as conn:
         await _lock_registrations(conn)
-        avatar = await _avatar_for_update(actor, avatar_id)
-        if avatar is None:
-            problems.insert(0, _not_found("avatar", "input", "avatarId"))
-        if problems or avatar is None or operator is None or cleaned is None:
+        avatar = await _changeable_avatar(actor, avatar_id, problems)
+        if avatar is None or operator is None or cleaned is None:
             return Outcome(None, problems)
-        _check_not_retired(avatar)
         if avatar.operator_id == operator.record.id:
             return Outcome(avatar, [])  # already answerable: a retry changes nothing
         if await _conflicting(phashes.to_unsigned64(avatar.phash), operator.identities, exclude=avatar.id):
@@ -603,12 +612,9 @@ async def retire_avatar(actor: Actor, avatar_id: str, reason: str) -> Outcome:
     """Final: the avatar never goes live again and its drivers' authorizations end."""
     cleaned, problems = _reason(reason)
     async with in_transaction():
-        avatar = await _avatar_for_update(actor, avatar_id)
-        if avatar is None:
-            problems.insert(0, _not_found("avatar", "input", "avatarId"))
-        if problems or avatar is None or cleaned is None:
+        avatar = await _changeable_avatar(actor, avatar_id, problems)
+        if avatar is None or cleaned is None:
             return Outcome(None, problems)
-        _check_not_retired(avatar)
         now = clock.now()
         revoked = await AvatarDriver.filter(avatar_id=avatar.id, revoked_at__isnull=True).update(revoked_at=now)
         avatar.status, avatar.retired_at, avatar.retire_reason = AvatarStatus.RETIRED.value, now, cleaned
@@ -622,12 +628,9 @@ async def revoke_likeness_consent(actor: Actor, avatar_id: str, reason: str) -> 
     """The real person withdrew consent: the avatar is SUSPENDED at once (regulation G-28)."""
     cleaned, problems = _reason(reason)
     async with in_transaction():
-        avatar = await _avatar_for_update(actor, avatar_id)
-        if avatar is None:
-            problems.insert(0, _not_found("avatar", "input", "avatarId"))
-        if problems or avatar is None or cleaned is None:
+        avatar = await _changeable_avatar(actor, avatar_id, problems)
+        if avatar is None or cleaned is None:
             return Outcome(None, problems)
-        _check_not_retired(avatar)
         likeness = await Likeness.select_for_update().get_or_none(avatar_id=avatar.id)
         if likeness is None or likeness.revoked_at is not None:
             message = "No likeness consent is in force for this avatar."

@@ -9,7 +9,6 @@ and a lookup computes the value under every key, so entries written before a rot
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from collections.abc import Iterable
@@ -134,7 +133,8 @@ class BlindIndexer:
 
 def _mac(key: bytes, kind: str, normalized: str) -> str:
     # The kind is part of the message so equal strings of different kinds never collide.
-    return hmac.new(key, f"{kind}\x00{normalized}".encode(), hashlib.sha256).hexdigest()
+    # hmac.digest is OpenSSL's one-shot HMAC: several times cheaper than building an hmac.HMAC object.
+    return hmac.digest(key, f"{kind}\x00{normalized}".encode(), "sha256").hex()
 
 
 def field_aad(table: str, column: str, record_id: str) -> str:

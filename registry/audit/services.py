@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClie
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
-from registry import clock
+from registry import clock, sql
 from registry.actors import Actor
 from registry.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from registry.ids import new_ids
@@ -194,13 +194,19 @@ _PG_WRITE = (
     "AS t(id, seq, action, subject_id, canonical, hash, prev_hash)) "
     'UPDATE "audit_head" SET "seq" = $12, "hash" = $13 WHERE "platform_id" = $1'
 )
+_PG_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = $1, "hash" = $2 WHERE "platform_id" = $3'
+_COPY_FROM = 20  # events; fewer go with the head move in one statement
 _SQLITE_INSERT = f'INSERT INTO "audit_event" ({_NAMES}) VALUES ({", ".join("?" * len(_COLUMNS))})'  # noqa: S608
 _SQLITE_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = ?, "hash" = ? WHERE "platform_id" = ?'
 
 
 async def _write(conn: BaseDBAsyncClient, rows: Sequence[_Row], seq: int, head_hash: str) -> None:
     first = rows[0]
-    if conn.capabilities.dialect == "postgres":
+    if conn.capabilities.dialect == "postgres" and len(rows) >= _COPY_FROM:
+        # A bulk writer's events: COPY, then the head, one more round trip but a fifth of the encoding.
+        await sql.copy_records(conn, "audit_event", _COLUMNS, rows)
+        await conn.execute_query(_PG_HEAD_MOVE, [seq, head_hash, first[1]])
+    elif conn.capabilities.dialect == "postgres":
         columns = list(zip(*rows, strict=True))
         # Platform, time and actor are the same for every event of one append.
         arrays = [list(columns[i]) for i in (0, 2, 6, 7, 8, 9, 10)]

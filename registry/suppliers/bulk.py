@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
-import asyncpg
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 
+from registry import sql
 from registry.enforcement.models import BlacklistKey
 from registry.identities.models import IdentityKey
 from registry.suppliers.models import Supplier
@@ -150,17 +150,25 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def _records(columns: Columns, rows: Sequence[Row], stamps: Mapping[str, datetime]) -> list[tuple[Any, ...]]:
+    """Row tuples for COPY: the rows' `columns` (JSON encoded where the column is jsonb), then the stamps."""
+    values = itemgetter(*(name for name, _ in columns))
+    as_json = [i for i, (_, kind) in enumerate(columns) if kind == "jsonb"]
+    fixed = tuple(stamps.values())
+    records = []
+    for row in rows:
+        record = [*values(row), *fixed]
+        for i in as_json:
+            record[i] = _json(record[i])
+        records.append(tuple(record))
+    return records
+
+
 async def _copy(
     conn: BaseDBAsyncClient, table: str, columns: Columns, rows: Sequence[Row], stamps: Mapping[str, datetime]
 ) -> None:
-    """COPY the rows' `columns`, and the same `stamps` (column -> value) on every row, into `table`."""
-    fixed = list(stamps.values())
-    records = [tuple([_json(row[n]) if kind == "jsonb" else row[n] for n, kind in columns] + fixed) for row in rows]
-    async with conn.acquire_connection() as raw:  # the caller's transaction, as for execute_query
-        try:
-            await raw.copy_records_to_table(table, records=records, columns=[n for n, _ in columns] + list(stamps))
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(exc) from exc  # as Tortoise translates the errors of its own statements
+    names = [name for name, _ in columns] + list(stamps)
+    await sql.copy_records(conn, table, names, _records(columns, rows, stamps))
 
 
 async def insert_suppliers(conn: BaseDBAsyncClient, rows: Sequence[Row], at: datetime) -> None:

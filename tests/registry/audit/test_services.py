@@ -43,6 +43,22 @@ async def test_chain_starts_at_genesis_and_links(db: TortoiseContext) -> None:
     assert await verify_chain(platform.id) == (True, 3, None)
 
 
+async def test_bulk_and_single_appends_store_the_same_events(db: TortoiseContext) -> None:
+    # From 20 events on, PostgreSQL writes them by COPY and moves the head in a second statement.
+    platform = await make_platform()
+    actor = Actor(ActorKind.PLATFORM_TOKEN, platform.id, token_id="jti-9", session_id="ses-1")
+    returned = await record_many(actor, [Change("bulk.done", f"sup_{n}", {"n": n}) for n in range(25)])
+    returned += await record_many(actor, [Change("one.done", None, {"n": 25})])
+    returned += await record_many(actor, [Change("bulk.done", f"sup_{n}", {"n": n}) for n in range(26, 50)])
+    stored = await AuditEvent.filter(platform_id=platform.id, seq__gt=1).order_by("seq")
+    fields = ("id", "seq", "at", "actor_kind", "token_id", "action", "subject_id", "canonical", "hash", "prev_hash")
+    assert [[getattr(e, f) for f in fields] for e in stored] == [[getattr(e, f) for f in fields] for e in returned]
+    assert [e.seq for e in stored] == list(range(2, 52))
+    head = await AuditHead.get(platform_id=platform.id)
+    assert (head.seq, head.hash) == (51, stored[-1].hash)
+    assert await verify_chain(platform.id) == (True, 51, None)
+
+
 async def test_tampering_is_found(db: TortoiseContext) -> None:
     platform = await make_platform()
     actor = Actor.system(platform.id)

@@ -29,7 +29,6 @@ import email.utils
 import gc
 import hashlib
 import io
-import json
 import random
 import re
 import sys
@@ -241,8 +240,8 @@ def _licenses(value: Any) -> list[dict[str, Any]]:
         return []  # most rows: no JSON to parse
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
             raise RowError(_problem("The licenses column is not a JSON array.", "licenses")) from None
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise RowError(_problem('Licenses are a JSON array of {"type", "number", "validUntil"} objects.', "licenses"))
@@ -336,8 +335,8 @@ def _jsonl_rows(text: IO[str]) -> Iterator[SourceRow]:
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
-        except json.JSONDecodeError:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             yield SourceRow(line, "", None, [_problem("This line is not valid JSON.")])
             continue
         if not isinstance(record, dict):

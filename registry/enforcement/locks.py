@@ -7,8 +7,15 @@ taking the lock (`screening.store_subject_keys` does both). On PostgreSQL the lo
 transaction locks, taken in ascending order so two writers never wait on each other in a cycle;
 SQLite runs one transaction at a time per database, which serializes the two sides already.
 
-Order within a transaction: the subject's row lock (if any), then identity locks, then the audit
-chain head (audit.services.record): every writer takes them in this order, so none waits in a cycle.
+Bulk writers (supplier imports, up to 1,000 rows a call) do not lock each row's keys: PostgreSQL keeps
+every advisory lock in one shared table (max_locks_per_transaction x max_connections entries, about
+12,000 on a default server), and a dozen batches in flight would exhaust it ("out of shared memory").
+They take one shared lock instead, which a ban takes exclusively after its identity locks: a ban waits
+for the imports in flight to commit, and imports that start meanwhile wait for the ban.
+
+Order within a transaction: the subject's row lock (if any), then identity locks (a ban: then the bulk
+lock), then the audit chain head (audit.services.record): every writer takes them in this order, so
+none waits in a cycle.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Iterable
 from registry.enforcement.models import BlacklistKey
 
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
+_BULK_SHARED_SQL = "SELECT pg_advisory_xact_lock_shared($1::bigint)"
 
 
 def lock_id(value: str) -> int:
@@ -27,13 +35,27 @@ def lock_id(value: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def lock_identities(values: Iterable[str]) -> None:
-    """Lock these identity keys until the current transaction ends; call it inside `in_transaction()`."""
+# Not a blind index (those are "kid:hex"), so no identity's lock can be this one, short of a 64-bit collision.
+BULK_LOCK = lock_id("livegate:bulk-screening")
+
+
+async def lock_identities(values: Iterable[str], *, excluding_bulk: bool = False) -> None:
+    """Lock these identity keys until the current transaction ends; call it inside `in_transaction()`.
+
+    `excluding_bulk` (a ban): then also wait for every bulk writer in flight, and hold new ones off.
+    """
     ids = sorted({lock_id(value) for value in values})
-    if not ids:
-        return
+    if excluding_bulk:
+        ids.append(BULK_LOCK)  # last: after the identity locks, as the order above says
     connection = BlacklistKey._meta.db  # inside in_transaction() this is the transaction's connection
-    if connection.capabilities.dialect != "postgres":
+    if not ids or connection.capabilities.dialect != "postgres":
         return
-    # unnest yields the array in order, so the locks are taken in ascending order.
+    # unnest yields the array in order, so the locks are taken in that order.
     await connection.execute_query(_LOCK_SQL, [ids])
+
+
+async def lock_for_bulk_screening() -> None:
+    """A bulk writer's one lock, shared with the others and exclusive of bans, until the transaction ends."""
+    connection = BlacklistKey._meta.db
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query(_BULK_SHARED_SQL, [BULK_LOCK])

@@ -313,7 +313,7 @@ async def _write_entry(
     external_ref: str | None, enforcement_id: str | None = None,
 ) -> BlacklistEntry:  # fmt: skip
     """Insert an entry and its keys; call inside a transaction (it takes the identity locks)."""
-    await lock_identities(screening.strong_values((r.kind, r.value) for r in rows))
+    await lock_identities(screening.strong_values((r.kind, r.value) for r in rows), excluding_bulk=True)
     entry = await BlacklistEntry.create(
         id=new_id("ble"),
         platform_id=actor.platform_id,

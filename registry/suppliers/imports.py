@@ -25,8 +25,8 @@ from registry.audit.services import Change
 from registry.crypto import field_aad
 from registry.db import unique_violation
 from registry.enforcement import screening
-from registry.enforcement.locks import lock_identities
-from registry.enforcement.screening import STRONG, Decision, MatchKey, Screening
+from registry.enforcement.locks import lock_for_bulk_screening
+from registry.enforcement.screening import Decision, MatchKey, Screening
 from registry.identities.models import IdentityKey
 from registry.ids import new_ids
 from registry.organizations import review_finding
@@ -100,8 +100,8 @@ async def _write(actor: Actor, conn: BaseDBAsyncClient, rows: Sequence[tuple[int
     refs = [supplier.external_ref for _, supplier, _ in rows]
     stored = {r["external_ref"]: _stored(r) for r in await bulk.existing_suppliers(conn, actor.platform_id, refs)}
     pending = _changed(rows, stored, applied)
-    # Screening happens under the identity locks a ban takes too, so a ban cannot commit in between.
-    await lock_identities({value for row in pending for kind, value in row.keys if kind in STRONG})
+    # Screening happens under the lock every ban takes exclusively, so a ban cannot commit in between.
+    await lock_for_bulk_screening()
     results = await _screen(conn, actor.platform_id, pending)
     created, updated, changes = [], [], []
     fresh = iter(new_ids("sup", sum(1 for row in pending if row.stored is None)))

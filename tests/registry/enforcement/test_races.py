@@ -16,19 +16,23 @@ from tortoise.transactions import in_transaction
 
 from registry.enforcement import screening
 from registry.enforcement import services as enforcement
-from registry.enforcement.locks import lock_id, lock_identities
+from registry.enforcement.locks import lock_for_bulk_screening, lock_id, lock_identities
 from registry.enforcement.models import BlacklistEntry
 from registry.enforcement.screening import Scope
 from registry.performers.eligibility import Reason, live_eligibility
 from registry.performers.models import Performer
 from registry.problems import ProblemCode
+from registry.suppliers import imports
+from registry.suppliers import services as suppliers
+from registry.suppliers.models import Supplier
 from tests.conftest import make_platform
-from tests.factories import resident_id, years_ago
+from tests.factories import credit_code, platform_actor, resident_id, years_ago
 from tests.registry.enforcement.helpers import actor, add_entry, codes, doc_key, register
+from tests.registry.suppliers.helpers import supplier
 
 pytestmark = pytest.mark.usefixtures("db")
 
-Lock = Callable[[Iterable[str]], Awaitable[None]]
+Lock = Callable[..., Awaitable[None]]
 
 
 def on_postgres() -> bool:
@@ -48,8 +52,8 @@ async def waiting_for_advisory_lock(count: int = 1) -> None:
 
 
 def pausing(real: Lock, paused: asyncio.Event, release: asyncio.Event) -> Lock:
-    async def lock_then_wait(values: Iterable[str]) -> None:
-        await real(values)
+    async def lock_then_wait(values: Iterable[str], **options: bool) -> None:
+        await real(values, **options)
         paused.set()
         await release.wait()
 
@@ -129,3 +133,58 @@ async def test_identity_locks_serialize_only_the_same_identity() -> None:
     await asyncio.gather(holder, blocked)
     assert order == ["unrelated", "first", "same"]
     assert lock_id("i1:aaa") != lock_id("i1:bbb") and -(2**63) <= lock_id("i1:aaa") < 2**63
+
+
+# Supplier imports take one shared lock, which a ban takes exclusively after its identity locks.
+
+
+async def import_rows(platform_id: str, codes_: list[str]) -> suppliers.ImportResult:
+    rows = [supplier(f"race-{i}", code=code) for i, code in enumerate(codes_)]
+    return await suppliers.import_suppliers(platform_actor(platform_id), rows, limit=1000)
+
+
+async def test_a_ban_written_during_an_import_refuses_its_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    listing, other = await make_platform(), await make_platform()
+    banned, clean = credit_code(), credit_code()
+    paused, release = asyncio.Event(), asyncio.Event()
+    monkeypatch.setattr(enforcement, "lock_identities", pausing(lock_identities, paused, release))
+    ban = asyncio.create_task(add_entry(listing.id, Scope.JOINT, credit_code=banned))
+    await paused.wait()  # the ban holds its locks, the bulk lock included, inside its transaction
+    imported = asyncio.create_task(import_rows(other.id, [clean, banned]))
+    await the_other_side_waits(imported)  # type: ignore[arg-type]
+    release.set()
+    await ban
+    result = await imported
+    assert (result.created, [(r.row, [p.code for p in r.problems]) for r in result.rejected]) == (
+        1,
+        [(1, [ProblemCode.BLACKLISTED])],
+    )
+    assert await Supplier.filter(platform_id=other.id).count() == 1
+
+
+async def test_a_ban_waits_for_the_imports_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    listing, other = await make_platform(), await make_platform()
+    code = credit_code()
+    paused, release = asyncio.Event(), asyncio.Event()
+
+    async def shared_then_wait() -> None:
+        await lock_for_bulk_screening()
+        paused.set()
+        await release.wait()
+
+    monkeypatch.setattr(imports, "lock_for_bulk_screening", shared_then_wait)
+    imported = asyncio.create_task(import_rows(other.id, [code, credit_code(), credit_code()]))
+    await paused.wait()  # the import holds the shared lock inside its transaction
+    if on_postgres():  # one lock for the batch, not one per row: a batch of 1,000 must not fill the lock table
+        held = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        assert (await BlacklistEntry._meta.db.execute_query_dict(held))[0]["n"] == 1
+    monkeypatch.setattr(imports, "lock_for_bulk_screening", lock_for_bulk_screening)
+    if on_postgres():  # imports do not wait for each other (SQLite runs one transaction at a time)
+        assert (await import_rows(listing.id, [credit_code()])).created == 1
+    ban = asyncio.create_task(add_entry(listing.id, Scope.JOINT, credit_code=code))
+    await the_other_side_waits(ban)  # type: ignore[arg-type]
+    release.set()
+    assert (await imported).created == 3
+    await ban
+    stored = await Supplier.get(platform_id=other.id, external_ref="race-0")
+    assert stored.verification_status == "VERIFIED"  # it committed before the ban existed

@@ -100,8 +100,8 @@ async def _write(actor: Actor, conn: BaseDBAsyncClient, rows: Sequence[tuple[int
     refs = [supplier.external_ref for _, supplier, _ in rows]
     stored = {r["external_ref"]: _stored(r) for r in await bulk.existing_suppliers(conn, actor.platform_id, refs)}
     pending = _changed(rows, stored, applied)
-    # Screening happens under the lock every ban takes exclusively, so a ban cannot commit in between.
-    await lock_for_bulk_screening()
+    if pending:  # screening happens under the lock every ban takes exclusively: none can commit in between
+        await lock_for_bulk_screening()
     results = await _screen(conn, actor.platform_id, pending)
     created, updated, changes = [], [], []
     fresh = iter(new_ids("sup", sum(1 for row in pending if row.stored is None)))

@@ -43,6 +43,7 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
 def _connection(database_url: str) -> dict[str, Any]:
     config = expand_db_url(database_url)
     if config["engine"] == "tortoise.backends.asyncpg":
+        config["engine"] = "registry.pg"  # Tortoise's asyncpg client, with a lane for hot plain statements
         config["credentials"]["connection_class"] = PooledConnection
     return config
 

@@ -16,6 +16,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 
+from registry.pg import LaneClient
+
 _PARAMETER = re.compile(r"= ANY\(\$(\d+)\)|\$(\d+)")
 
 
@@ -40,6 +42,8 @@ def for_sqlite(sql: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
 async def fetch(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
     """The rows of a statement; joins the current transaction, if any."""
     connection = get_connection("default")
+    if type(connection) is LaneClient:  # not in a transaction (that is a TransactionWrapper)
+        return await connection.fetch_plain(sql, values)
     if connection.capabilities.dialect == "postgres":
         return await connection.execute_query_dict(sql, list(values))
     return await connection.execute_query_dict(*for_sqlite(sql, values))

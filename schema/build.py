@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from schema import lean
 from schema.agencies.mutations import AgenciesMutations
 from schema.agencies.queries import AgenciesQueries
 from schema.audit.queries import AuditQueries
@@ -72,7 +73,9 @@ def build_schema(
     config = StrawberryConfig(
         sort_schema=sort_schema, disable_field_suggestions=True, scalar_map={datetime: AwareDateTime}
     )
-    return Schema(query=Query, mutation=Mutation, extensions=list(extensions), config=config, **kwargs)
+    schema = Schema(query=Query, mutation=Mutation, extensions=list(extensions), config=config, **kwargs)
+    lean.install(schema)
+    return schema
 
 
 def export_sdl() -> str:

@@ -9,6 +9,7 @@ from registry.performers import eligibility, organizations
 from registry.performers import services as performers
 from schema.common.convert import actor, opt, page_size
 from schema.common.nodes import register_node
+from schema.lean import LEAN
 from schema.performers.types import (
     EligibilityReason,
     LiveEligibility,
@@ -67,6 +68,7 @@ class PerformersQueries:
     @strawberry.field(
         description="[eligibility:read or performers:read]; null: unknown performer",
         permission_classes=[needs("eligibility:read", "performers:read")],
+        metadata=LEAN,  # asked before every live session: served without Strawberry's per-call wrapping
     )
     def live_eligibility(
         self,

@@ -187,8 +187,9 @@ async def _evaluate(
         measures |= await in_force([s for s in (avatar.id, avatar.operator_id) if s not in measures], now=now)
         standing = await blacklist_standing(performer.platform_id, list(measures))
     listed = standing.listed
-    reasons = _person_reasons(performer, loaded.minimum_age, today, now)
-    if performer.id in _minors(performer, today) and await performers.consent_in_force(performer.id) is None:
+    age = performers.age_of(performer, today)  # decrypts the birth date: once per check
+    reasons = _person_reasons(performer, age, loaded.minimum_age, now)
+    if age < performers.ADULT and await performers.consent_in_force(performer.id) is None:
         reasons.add(Reason.GUARDIAN_CONSENT_MISSING)
     reasons |= measure_reasons(measures[performer.id])
     if performer.id in listed:
@@ -220,18 +221,14 @@ def _valid_until(
     return min(b for b in bounds if b > now) if any(b > now for b in bounds) else now + MAX_AGE
 
 
-def _minors(performer: Performer, today: date) -> set[str]:
-    return {performer.id} if performers.age_of(performer, today) < performers.ADULT else set()
-
-
-def _person_reasons(performer: Performer, minimum_age: int, today: date, now: datetime) -> set[Reason]:
+def _person_reasons(performer: Performer, age: int, minimum_age: int, now: datetime) -> set[Reason]:
     reasons = set()
     status = performers.status_of(performer)
     if status is Status.EXPIRED:
         reasons.add(Reason.VERIFICATION_EXPIRED)
     elif status is not Status.VERIFIED:
         reasons.add(Reason.NOT_VERIFIED)
-    if performers.age_of(performer, today) < minimum_age:
+    if age < minimum_age:
         reasons.add(Reason.UNDER_MINIMUM_AGE)
     trained = performer.training_completed_at
     if trained is None or trained + TRAINING_VALID < now:

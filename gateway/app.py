@@ -31,7 +31,7 @@ from gateway.graphql_http import (
     read_requests,
 )
 from gateway.idempotency import is_mutation, run_once
-from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gateway.middleware import BodyLimitMiddleware, EndpointShortcut, RequestIdMiddleware
 from gateway.providers import identity_callback
 from gateway.ratelimit import retry_after_header
 from gateway.runtime import Runtime, build_runtime
@@ -208,6 +208,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, manage_orm
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.limits.body_bytes),
+            Middleware(EndpointShortcut, method="POST", path="/graphql", endpoint=graphql_post),  # as routed below
         ],
         lifespan=lifespan,
     )

@@ -6,6 +6,7 @@ import base64
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.conftest import PlatformClient, get_token, gql
 
@@ -191,3 +192,31 @@ async def test_a_cursor_we_never_issued_is_bad_user_input(client: httpx.AsyncCli
     response = await gql(client, '{ performers(first: 2, after: "not-a-cursor") { edges { cursor } } }', token=token)
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "cursor" in error["message"]
+
+
+async def test_graphql_is_served_under_a_root_path_and_other_paths_keep_the_router(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """POST /graphql takes a shortcut past the router (gateway/middleware.py); nothing else changes."""
+    transport = httpx.ASGITransport(app=app, root_path="/gateway")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as prefixed:
+        answer = await prefixed.post("/gateway/graphql", json={"query": "{ __typename }"})
+    assert answer.json() == {"data": {"__typename": "Query"}} and answer.headers["x-request-id"]
+    slash = await client.post("/graphql/", json={"query": "{ __typename }"}, follow_redirects=False)
+    assert slash.status_code == 307 and slash.headers["location"].endswith("/graphql")
+    assert (await client.put("/graphql", json={"query": "{ __typename }"})).status_code == 405
+
+
+async def test_an_unexpected_failure_of_the_endpoint_is_a_json_500_with_the_request_id(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway import app as gateway_app
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(gateway_app, "read_requests", broken)
+    answer = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert answer.status_code == 500
+    assert answer.headers["x-request-id"] in answer.json()["errors"][0]["message"]
+    assert "broken" not in answer.text

@@ -220,3 +220,8 @@ async def test_an_unexpected_failure_of_the_endpoint_is_a_json_500_with_the_requ
     assert answer.status_code == 500
     assert answer.headers["x-request-id"] in answer.json()["errors"][0]["message"]
     assert "broken" not in answer.text
+
+
+async def test_a_percent_encoded_token_parameter_is_refused_too(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql?%61ccess%5Ftoken=abc", json={"query": "{ __typename }"})
+    assert response.status_code == 400

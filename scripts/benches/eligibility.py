@@ -2,7 +2,8 @@
 against a bare Strawberry mutation inserting one row.
 
 A throwaway PostgreSQL database (on the server of LIVEGATE_TEST_POSTGRES_URL) gets the migrations, a
-platform created through the registry, and performers seeded by COPY (scripts/benches/eligibility_seed.py).
+platform created through the registry, and performers seeded by COPY (scripts/benches/eligibility_seed.py),
+then VACUUM ANALYZE and a checkpoint, as autovacuum would have done long before a production read.
 Three servers run at once, one uvicorn worker each, on their own port and pinned to the last core: the
 gateway, a bare Strawberry app (strawberry.asgi with both caches) and a bare graphql-core app (a cached
 document, orjson), the last two from scripts/benches/baselines.py. A raw-socket load generator pinned to
@@ -338,6 +339,7 @@ async def _eligibility_phases(setup: Setup, options: Options, servers: list[Serv
             if size == options.sizes[0] and options.blacklist:
                 listed = seed.listed_sample(max(1, options.blacklist // 100), size, rng)
                 await seed.seed_blacklist(conn, setup.platform_id, options.blacklist, listed)
+            await seed.settle(conn)
             print(f"seeded {size:,} performers ({options.blacklist:,} blacklist entries) in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
             sample = rng.sample(ids, min(options.sample, len(ids)))

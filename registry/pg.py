@@ -6,9 +6,10 @@ eligibility statement took 85 µs of CPU and `connection.fetch` 20 (scripts/benc
 cache miss is mostly this statement). So `fetch_plain` (registry/sql.py, outside transactions) keeps
 the connections it used for its next statements instead of handing them back each time.
 
-The lane holds at most half the pool, so the ORM always has the other half; it is handed back to the
-pool before the pool closes or expires its connections. A statement that fails, or is cancelled,
-returns its connection to the pool, which knows how to reset or discard it.
+The lane holds at most half the pool, and keeps a connection only while the pool has another to give,
+so the ORM never waits while the lane sits on connections (no code here needs two connections at once).
+It is handed back before the pool closes or expires its connections. A statement that fails, or is
+cancelled, returns its connection to the pool, which knows how to reset or discard it.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ class LaneClient(AsyncpgDBClient):
             if translated is exc:
                 raise
             raise translated from exc
-        if len(lane) < self._lane_size and pool is self._pool:
+        if len(lane) < self._lane_size and pool is self._pool and _spare(pool):
             lane.append(connection)
-        else:
+        else:  # the lane is full, or the pool has nothing else to give and someone may be waiting
             await pool.release(connection)
         return [dict(row) for row in rows]
 
@@ -66,6 +67,11 @@ class LaneClient(AsyncpgDBClient):
     async def _close(self) -> None:
         await self._release_lane()  # asyncpg's close waits for every connection lent out
         await super()._close()
+
+
+def _spare(pool: asyncpg.Pool) -> bool:
+    """The pool can give a connection now: one is idle, or it may open another."""
+    return bool(pool.get_idle_size()) or pool.get_size() < pool.get_max_size()
 
 
 def _open(connection: asyncpg.Connection) -> bool:

@@ -44,6 +44,19 @@ async def test_the_lane_holds_at_most_half_the_pool(lane: LaneClient) -> None:
         await lane._pool.release(connection)
 
 
+async def test_the_lane_gives_way_when_the_pool_runs_dry(lane: LaneClient) -> None:
+    await _pid()  # the pool exists
+    held = [await lane._pool.acquire() for _ in range(lane.pool_maxsize - len(lane._lane))]
+    try:
+        await _pid()  # on the lane's connection, which the pool cannot do without
+        assert lane._lane == []
+        extra = await asyncio.wait_for(lane._pool.acquire(), 2)  # the ORM gets it at once
+        await lane._pool.release(extra)
+    finally:
+        for connection in held:
+            await lane._pool.release(connection)
+
+
 async def test_in_a_transaction_a_statement_joins_it(lane: LaneClient) -> None:
     setting = "SELECT current_setting('livegate.probe', true) AS v"
     async with in_transaction() as conn:

@@ -6,8 +6,9 @@ eligibility statement took 85 µs of CPU and `connection.fetch` 20 (scripts/benc
 cache miss is mostly this statement). So `fetch_plain` (registry/sql.py, outside transactions) keeps
 the connections it used for its next statements instead of handing them back each time.
 
-The lane holds at most half the pool, and keeps a connection only while the pool has another to give,
-so the ORM never waits while the lane sits on connections (no code here needs two connections at once).
+The lane holds at most half the pool, so the ORM always has the other half (no code here needs two
+connections at once), and keeps a connection only while the pool has another to give: under pressure
+its connections flow back to the pool after each statement.
 It is handed back before the pool closes or expires its connections. A statement that fails, or is
 cancelled, returns its connection to the pool, which knows how to reset or discard it.
 """

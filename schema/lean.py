@@ -15,12 +15,13 @@ field exception handlers.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, Final
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
-from strawberry.exceptions import PermissionReturnedNonBooleanError
+from strawberry.exceptions import PermissionReturnedAwaitableInSyncContextError, PermissionReturnedNonBooleanError
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
@@ -59,7 +60,7 @@ def _install(schema: strawberry.Schema, root: GraphQLObjectType, name: str) -> s
     where = f"{root.name}.{name}"
     if schema.schema_converter._get_field_exception_handlers(definition):
         raise NotLean(f"{where}: field exception handlers are not served by the lean path")
-    field.resolve = _resolver(definition, _permissions(definition, where), _arguments(schema, definition, where))
+    field.resolve = _resolver(definition, _permissions(definition, where), _arguments(schema, definition, where), where)
     return where
 
 
@@ -88,7 +89,7 @@ def _arguments(schema: strawberry.Schema, definition: StrawberryField, where: st
 
 
 def _resolver(
-    definition: StrawberryField, permissions: list[BasePermission], names: dict[str, str]
+    definition: StrawberryField, permissions: list[BasePermission], names: dict[str, str], where: str
 ) -> Callable[..., Any]:
     resolver = definition.base_resolver
     assert resolver is not None  # checked by _permissions
@@ -96,17 +97,21 @@ def _resolver(
     takes_self = resolver.self_parameter is not None
     info_name = resolver.info_parameter.name if resolver.info_parameter else None
     if resolver.root_parameter is not None or resolver.parent_parameter is not None:
-        raise NotLean(f"{definition.python_name}: root and parent parameters are not served by the lean path")
+        raise NotLean(f"{where}: root and parent parameters are not served by the lean path")
 
     def resolve(source: Any, raw: GraphQLResolveInfo, **arguments: Any) -> Any:
         info = Info(_raw_info=raw, _field=definition)
+        kwargs = {names[name]: value for name, value in arguments.items()}
         for permission in permissions:  # as PermissionExtension.resolve: the first refusal raises
-            allowed = permission.has_permission(source, info, **arguments)
-            if not isinstance(allowed, bool):  # an awaitable or anything else: refused, never trusted
+            allowed = permission.has_permission(source, info, **kwargs)
+            if inspect.isawaitable(allowed):  # would be truthy whatever it resolves to: refused, never trusted
+                if inspect.iscoroutine(allowed):
+                    allowed.close()
+                raise PermissionReturnedAwaitableInSyncContextError(permission)
+            if not isinstance(allowed, bool):
                 raise PermissionReturnedNonBooleanError(permission, allowed)
             if not allowed:
                 permission.on_unauthorized()
-        kwargs = {names[name]: value for name, value in arguments.items()}
         if info_name is not None:
             kwargs[info_name] = info
         return function(source, **kwargs) if takes_self else function(**kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
@@ -142,3 +142,45 @@ async def test_a_lean_field_refuses_as_its_permission_class_does() -> None:
     assert refused.errors[0].message == "This field needs a bearer token with performers:read."
     allowed = await schema.execute("{ probe }", context_value=Context("r", _principal("plt_1", "performers:read")))
     assert allowed.data == {"probe": "x"} and not allowed.errors
+
+
+class Recording(BasePermission):
+    message = "no"
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        Recording.seen.append(kwargs)
+        return True
+
+
+class Awaits(BasePermission):
+    message = "no"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        async def later() -> bool:
+            return True
+
+        return later()  # a plain def returning a coroutine: it must not pass as "allowed"
+
+
+def _probe_with_arguments(self: Any, some_name: str, other_name: int | None = strawberry.UNSET) -> str | None:
+    return f"{some_name}:{other_name}"
+
+
+@pytest.mark.parametrize("permission", [Recording, Awaits])
+async def test_permission_classes_see_what_strawberry_gives_them(permission: type[BasePermission]) -> None:
+    answers = []
+    for lean_path in (True, False):
+        field = strawberry.field(resolver=_probe_with_arguments, metadata=lean.LEAN, permission_classes=[permission])
+        schema = _schema_with(field)
+        if lean_path:
+            lean.install(schema)
+        Recording.seen = []
+        result = await schema.execute('{ probe(someName: "a") }', context_value=Context("r", None))
+        errors = [(e.message, e.extensions) for e in result.errors or []]
+        answers.append((result.data, errors, Recording.seen))
+    assert answers[0] == answers[1]
+    if permission is Recording:
+        assert answers[0][2] == [{"some_name": "a"}] and answers[0][0] == {"probe": "a:"}  # UNSET prints empty
+    else:
+        assert answers[0][0] == {"probe": None} and answers[0][1]

@@ -231,12 +231,7 @@ def _default(field: Any) -> Any:
 def _enum(type_: GraphQLEnumType) -> Coerce:
     table = _enum_table(type_)
     if table is None:
-        parse = type_.coerce_input_value
-
-        def coerce_enum_value(value: Any) -> Any:
-            return _defined(parse(value))
-
-        return coerce_enum_value
+        return _refusing_undefined(type_.coerce_input_value)
 
     def coerce_enum(value: Any) -> Any:
         if type(value) is not str:
@@ -263,13 +258,16 @@ def _enum_table(type_: GraphQLEnumType) -> dict[str, Any] | None:
 
 def _scalar(type_: GraphQLScalarType) -> Coerce:
     parse = type_.coerce_input_value
-    if parse in _PLAIN_SCALARS:
-        return parse
+    return parse if parse in _PLAIN_SCALARS else _refusing_undefined(parse)
 
-    def coerce_scalar(value: Any) -> Any:
+
+def _refusing_undefined(parse: Coerce) -> Coerce:
+    """A type's own coercion, refusing where it answers Undefined."""
+
+    def coerce(value: Any) -> Any:
         return _defined(parse(value))
 
-    return coerce_scalar
+    return coerce
 
 
 def _defined(value: Any) -> Any:

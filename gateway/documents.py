@@ -146,15 +146,17 @@ class PreparedDocuments:
         plan = prepared.plans.get(operation_name)
         values = None if plan is None else _coerced(plan, variables)
         if plan is None or values is None:
-            outcome = graphql_execute(
-                self._schema._schema,
-                prepared.document,
-                context_value=context,
-                variable_values=variables,
-                operation_name=operation_name,
-                is_awaitable=optimized_is_awaitable,
-                **self._executor_kwargs,
-                operation_extensions=None,
+            result = await await_maybe(
+                graphql_execute(
+                    self._schema._schema,
+                    prepared.document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    is_awaitable=optimized_is_awaitable,
+                    **self._executor_kwargs,
+                    operation_extensions=None,
+                )
             )
         else:
             # Executor.build's own construction, with the same arguments `execute` above passes it.
@@ -182,9 +184,6 @@ class PreparedDocuments:
                 result = await await_maybe(executor.execute_operation())
             finally:
                 executor.async_helpers = _FINISHED
-            assert isinstance(result, ExecutionResult)  # no @defer or @stream in this schema
-            return result
-        result = await await_maybe(outcome)
         assert isinstance(result, ExecutionResult)  # no @defer or @stream in this schema
         return result
 

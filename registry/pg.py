@@ -44,7 +44,7 @@ class LaneClient(AsyncpgDBClient):
             rows = await connection.fetch(query, *values)
         except BaseException as exc:
             await pool.release(connection)
-            translated = _translated(exc)
+            translated = translated_error(exc)
             if translated is exc:
                 raise
             raise translated from exc
@@ -82,7 +82,7 @@ def _open(connection: asyncpg.Connection) -> bool:
         return False
 
 
-def _translated(exc: BaseException) -> BaseException:
+def translated_error(exc: BaseException) -> BaseException:
     """Tortoise's own translation of driver errors (AsyncpgDBClient._translate_exceptions)."""
     if isinstance(exc, asyncpg.SyntaxOrAccessError | asyncpg.exceptions.DataError):
         return OperationalError(exc)

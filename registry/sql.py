@@ -14,9 +14,8 @@ from typing import Any
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
-from tortoise.exceptions import IntegrityError
 
-from registry.pg import LaneClient
+from registry.pg import LaneClient, translated_error
 
 _PARAMETER = re.compile(r"= ANY\(\$(\d+)\)|\$(\d+)")
 
@@ -60,5 +59,8 @@ async def copy_records(
     async with conn.acquire_connection() as raw:
         try:
             await raw.copy_records_to_table(table, records=records, columns=list(columns))
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(exc) from exc  # as Tortoise translates the errors of its own statements
+        except asyncpg.PostgresError as exc:
+            translated = translated_error(exc)  # as Tortoise translates the errors of its own statements
+            if translated is exc:
+                raise
+            raise translated from exc

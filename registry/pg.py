@@ -11,15 +11,22 @@ connections at once), and keeps a connection only while the pool has another to 
 its connections flow back to the pool after each statement.
 It is handed back before the pool closes or expires its connections. A statement that fails, or is
 cancelled, returns its connection to the pool, which knows how to reset or discard it.
+
+Transactions (`in_transaction()`) take their connection from the lane too, and leave it there when
+they end cleanly: the pool's acquire and release cost as much as a short transaction's BEGIN and
+COMMIT (scripts/bench.py eligibility register). Their statements from `registry/sql.fetch` run on the
+transaction's connection directly, under the wrapper's lock, as Tortoise's own would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
+from tortoise.connection import get_connections
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
 
@@ -34,25 +41,40 @@ class LaneClient(AsyncpgDBClient):
         pool = self._pool
         if pool is None or not self._lane_size:
             return await self.execute_query_dict(query, list(values))  # also creates the pool
-        lane = self._lane
-        connection = lane.pop() if lane else None
-        if connection is None or not _open(connection):
-            if connection is not None:  # the server closed it while it waited here
-                await pool.release(connection)  # a no-op when asyncpg already took it back
-            connection = await pool.acquire()
+        connection = await self._take(pool)
         try:
             rows = await connection.fetch(query, *values)
         except BaseException as exc:
             await pool.release(connection)
-            translated = translated_error(exc)
-            if translated is exc:
-                raise
-            raise translated from exc
-        if len(lane) < self._lane_size and pool is self._pool and _spare(pool):
-            lane.append(connection)
-        else:  # the lane is full, or the pool has nothing else to give and someone may be waiting
-            await pool.release(connection)
+            _raise_translated(exc)
+        await self._give_back(pool, connection)
         return [dict(row) for row in rows]
+
+    def _in_transaction(self) -> TransactionContext:
+        return _LaneTransaction(TransactionWrapper(self), self._pool_init_lock)
+
+    async def _take(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """A held connection that is still open, else one from the pool."""
+        lane = self._lane
+        connection = lane.pop() if lane else None
+        if connection is not None and _open(connection):
+            return connection
+        if connection is not None:  # the server closed it while it waited here
+            await pool.release(connection)  # a no-op when asyncpg already took it back
+        return await pool.acquire()
+
+    async def _give_back(self, pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
+        """Hold an idle connection of `pool` for the next statement, or return it to the pool."""
+        if (
+            len(self._lane) < self._lane_size
+            and pool is self._pool
+            and _spare(pool)
+            and _open(connection)
+            and not connection.is_in_transaction()
+        ):
+            self._lane.append(connection)
+        else:  # the lane is full, the pool is gone, or someone may be waiting for the pool
+            await pool.release(connection)
 
     async def _release_lane(self) -> None:
         pool, lane = self._pool, self._lane
@@ -70,6 +92,54 @@ class LaneClient(AsyncpgDBClient):
         await super()._close()
 
 
+class _LaneTransaction(TransactionContextPooled):
+    """Tortoise's pooled transaction context, with the connection taken from and left to the lane."""
+
+    __slots__ = ("pool",)
+
+    async def __aenter__(self) -> TransactionWrapper:
+        await self.ensure_connection()
+        parent: LaneClient = self.client._parent
+        self.pool = pool = parent._pool
+        connection = await parent._take(pool)
+        self.client._connection = connection
+        self.token = get_connections().set(self.connection_name, self.client)
+        try:
+            await self.client.begin()
+        except BaseException:
+            get_connections().reset(self.token)
+            await pool.release(connection)
+            raise
+        return self.client
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        connection = self.client._connection
+        try:
+            if not self.client._finalized:
+                if exc_type:
+                    if exc_type is not TransactionManagementError:  # a failed transaction cannot roll back
+                        await self.client.rollback()
+                else:
+                    await self.client.commit()
+        except BaseException:
+            await self.pool.release(connection)  # the pool resets it (an open transaction is rolled back)
+            raise
+        else:
+            await self.client._parent._give_back(self.pool, connection)
+        finally:
+            get_connections().reset(self.token)
+
+
+async def fetch_in_transaction(wrapper: TransactionWrapper, query: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+    """`execute_query_dict` on a transaction's connection without Tortoise's per-statement layers."""
+    async with wrapper._lock:
+        try:
+            rows = await wrapper._connection.fetch(query, *values)
+        except BaseException as exc:
+            _raise_translated(exc)
+    return [dict(row) for row in rows]
+
+
 def _spare(pool: asyncpg.Pool) -> bool:
     """The pool can give a connection now: one is idle, or it may open another."""
     return bool(pool.get_idle_size()) or pool.get_size() < pool.get_max_size()
@@ -80,6 +150,13 @@ def _open(connection: asyncpg.Connection) -> bool:
         return not connection.is_closed()
     except asyncpg.InterfaceError:  # asyncpg returned it to the pool when the server closed it
         return False
+
+
+def _raise_translated(exc: BaseException) -> NoReturn:
+    translated = translated_error(exc)
+    if translated is exc:
+        raise exc
+    raise translated from exc
 
 
 def translated_error(exc: BaseException) -> BaseException:

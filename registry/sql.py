@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from tortoise.backends.asyncpg.client import TransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
 
-from registry.pg import LaneClient, translated_error
+from registry.pg import LaneClient, fetch_in_transaction, translated_error
 
 _PARAMETER = re.compile(r"= ANY\(\$(\d+)\)|\$(\d+)")
 
@@ -43,6 +44,8 @@ async def fetch(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
     connection = get_connection("default")
     if type(connection) is LaneClient:  # not in a transaction (that is a TransactionWrapper)
         return await connection.fetch_plain(sql, values)
+    if type(connection) is TransactionWrapper:  # PostgreSQL's
+        return await fetch_in_transaction(connection, sql, values)
     if connection.capabilities.dialect == "postgres":
         return await connection.execute_query_dict(sql, list(values))
     return await connection.execute_query_dict(*for_sqlite(sql, values))

@@ -27,11 +27,14 @@ class AuditEvent(Model):
         indexes = (("platform_id", "subject_id"),)
 
 
-# The newest link of each chain; locked while appending so writers queue up.
+# The newest link of each chain; locked while appending so writers queue up. `prev_hash` is the link
+# before it: one UPDATE moves the head and returns both (SET reads the old row), so on PostgreSQL a
+# single event is chained in one statement (registry.audit.services).
 class AuditHead(Model):
     platform_id = fields.CharField(primary_key=True, max_length=32)
     seq = fields.BigIntField(default=0)
     hash = fields.CharField(max_length=64, default=GENESIS_HASH)
+    prev_hash = fields.CharField(max_length=64, default=GENESIS_HASH)
 
     class Meta:
         table = "audit_head"

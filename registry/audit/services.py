@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
@@ -122,7 +122,7 @@ async def append_many(actor: Actor, changes: Sequence[Change]) -> None:
 
 
 # The columns of an event as `_append` builds them, in this order.
-_COLUMNS = (
+_COLUMNS: Final = (
     "id", "platform_id", "seq", "at", "actor_kind", "token_id", "action", "subject_id", "canonical", "hash",
     "prev_hash",
 )  # fmt: skip
@@ -133,31 +133,19 @@ async def _append(actor: Actor, changes: Sequence[Change]) -> list[_Row]:
     """Link the changes onto the platform's chain under its head lock and write them with one statement."""
     if any(not change.action.startswith(_NEUTRAL) for change in changes):
         eligibility_cache.CACHE.bump()  # the change may alter someone's eligibility
+    if len(changes) == 1 and get_connection("default").capabilities.dialect == "postgres":
+        return [await _append_one(actor, changes[0])]
     async with _transaction() as conn:
         postgres = conn.capabilities.dialect == "postgres"
         found = await conn.execute_query_dict(_PG_HEAD if postgres else _SQLITE_HEAD, [actor.platform_id])
         if not found:
-            raise LookupError(f"platform {actor.platform_id} has no audit chain")  # created with the platform
+            raise _no_chain(actor.platform_id)
         at = clock.now()
-        stamp = at.isoformat()
         rows: list[_Row] = []
         seq, prev = int(found[0]["seq"]), str(found[0]["hash"])
         for change, event_id in zip(changes, new_ids("aud", len(changes)), strict=True):
             seq += 1
-            canonical = _event_json(
-                {
-                    "id": event_id,
-                    "platform": actor.platform_id,
-                    "seq": seq,
-                    "at": stamp,
-                    "actor": actor.kind.value,
-                    "token": actor.token_id,
-                    "session": actor.session_id,
-                    "action": change.action,
-                    "subject": change.subject_id,
-                    "data": change.data,
-                }
-            )
+            canonical = _event_json(_event(actor, change, event_id, at) | {"seq": seq})
             digest = link_hash(prev, canonical)
             row = (event_id, actor.platform_id, seq, at, actor.kind.value, actor.token_id, change.action,
                    change.subject_id, canonical, digest, prev)  # fmt: skip
@@ -166,6 +154,68 @@ async def _append(actor: Actor, changes: Sequence[Change]) -> list[_Row]:
         if rows:
             await _write(conn, rows, seq, prev)
     return rows
+
+
+def _event(actor: Actor, change: Change, event_id: str, at: datetime) -> dict[str, Any]:
+    """What an event's canonical text holds, but its sequence number."""
+    return {
+        "id": event_id,
+        "platform": actor.platform_id,
+        "at": at.isoformat(),
+        "actor": actor.kind.value,
+        "token": actor.token_id,
+        "session": actor.session_id,
+        "action": change.action,
+        "subject": change.subject_id,
+        "data": change.data,
+    }
+
+
+def _no_chain(platform_id: str) -> LookupError:
+    return LookupError(f"platform {platform_id} has no audit chain")  # created with the platform
+
+
+# Canonical keys are sorted, and "seq" falls between "platform" and "session": the text is the JSON of
+# the keys before it, the number, and the JSON of the keys after it, each written as `_event_json` would.
+_BEFORE_SEQ = ("action", "actor", "at", "data", "id", "platform")
+
+
+def _around_seq(event: dict[str, Any]) -> tuple[str, str]:
+    before = _event_json({key: event[key] for key in _BEFORE_SEQ})
+    after = _event_json({key: value for key, value in event.items() if key not in _BEFORE_SEQ})
+    return before[:-1] + ',"seq":', "," + after[1:]
+
+
+# PostgreSQL, one event: the head moves and the event is written in one statement, in or out of a
+# transaction. The UPDATE locks the head row (a concurrent append waits, then reads its successor's
+# row) and its SET reads the old row, so the link is hashed in SQL as `link_hash` does in Python:
+# sha256 over the UTF-8 of the previous hash and the canonical text.
+_PG_APPEND_ONE = f"""
+WITH head AS (
+    UPDATE "audit_head" SET "seq" = "seq" + 1, "prev_hash" = "hash",
+        "hash" = encode(sha256(convert_to("hash" || $2::text || ("seq" + 1)::text || $3::text, 'UTF8')), 'hex')
+    WHERE "platform_id" = $1
+    RETURNING "seq", "hash", "prev_hash"
+)
+INSERT INTO "audit_event" ({", ".join(f'"{name}"' for name in _COLUMNS)})
+SELECT $4, $1, head."seq", $5, $6, $7, $8, $9, $2::text || head."seq"::text || $3::text, head."hash", head."prev_hash"
+FROM head
+RETURNING "seq", "hash", "prev_hash"
+"""  # noqa: S608 (built from the model's column names only)
+
+
+async def _append_one(actor: Actor, change: Change) -> _Row:
+    at = clock.now()
+    event_id = new_ids("aud", 1)[0]
+    before, after = _around_seq(_event(actor, change, event_id, at))
+    values = [actor.platform_id, before, after, event_id, at, actor.kind.value, actor.token_id, change.action,
+              change.subject_id]  # fmt: skip
+    found = await sql.fetch(_PG_APPEND_ONE, values)
+    if not found:
+        raise _no_chain(actor.platform_id)
+    seq = int(found[0]["seq"])
+    return (event_id, actor.platform_id, seq, at, actor.kind.value, actor.token_id, change.action, change.subject_id,
+            f"{before}{seq}{after}", found[0]["hash"], found[0]["prev_hash"])  # fmt: skip
 
 
 @asynccontextmanager
@@ -192,28 +242,29 @@ _PG_WRITE = (
     "SELECT t.id, $1, t.seq, $2, $3, $4, t.action, t.subject_id, t.canonical, t.hash, t.prev_hash "
     "FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) "
     "AS t(id, seq, action, subject_id, canonical, hash, prev_hash)) "
-    'UPDATE "audit_head" SET "seq" = $12, "hash" = $13 WHERE "platform_id" = $1'
+    'UPDATE "audit_head" SET "seq" = $12, "hash" = $13, "prev_hash" = $14 WHERE "platform_id" = $1'
 )
-_PG_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = $1, "hash" = $2 WHERE "platform_id" = $3'
+_PG_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = $1, "hash" = $2, "prev_hash" = $3 WHERE "platform_id" = $4'
 _COPY_FROM = 20  # events; fewer go with the head move in one statement
 _SQLITE_INSERT = f'INSERT INTO "audit_event" ({_NAMES}) VALUES ({", ".join("?" * len(_COLUMNS))})'  # noqa: S608
-_SQLITE_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = ?, "hash" = ? WHERE "platform_id" = ?'
+_SQLITE_HEAD_MOVE = 'UPDATE "audit_head" SET "seq" = ?, "hash" = ?, "prev_hash" = ? WHERE "platform_id" = ?'
 
 
 async def _write(conn: BaseDBAsyncClient, rows: Sequence[_Row], seq: int, head_hash: str) -> None:
-    first = rows[0]
+    first, head_prev = rows[0], rows[-1][10]
     if conn.capabilities.dialect == "postgres" and len(rows) >= _COPY_FROM:
         # A bulk writer's events: COPY, then the head, one more round trip but a fifth of the encoding.
         await sql.copy_records(conn, "audit_event", _COLUMNS, rows)
-        await conn.execute_query(_PG_HEAD_MOVE, [seq, head_hash, first[1]])
+        await conn.execute_query(_PG_HEAD_MOVE, [seq, head_hash, head_prev, first[1]])
     elif conn.capabilities.dialect == "postgres":
         columns = list(zip(*rows, strict=True))
         # Platform, time and actor are the same for every event of one append.
         arrays = [list(columns[i]) for i in (0, 2, 6, 7, 8, 9, 10)]
-        await conn.execute_query(_PG_WRITE, [first[1], first[3], first[4], first[5], *arrays, seq, head_hash])
+        values = [first[1], first[3], first[4], first[5], *arrays, seq, head_hash, head_prev]
+        await conn.execute_query(_PG_WRITE, values)
     else:
         await conn.execute_many(_SQLITE_INSERT, [list(row) for row in rows])
-        await conn.execute_query(_SQLITE_HEAD_MOVE, [seq, head_hash, first[1]])
+        await conn.execute_query(_SQLITE_HEAD_MOVE, [seq, head_hash, head_prev, first[1]])
 
 
 async def verify_chain(platform_id: str, *, after: str | None = None, limit: int = 100_000) -> ChainCheck:

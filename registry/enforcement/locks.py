@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from registry import sql
 from registry.enforcement.models import BlacklistKey
 
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
@@ -51,7 +52,7 @@ async def lock_identities(values: Iterable[str], *, excluding_bulk: bool = False
     if not ids or connection.capabilities.dialect != "postgres":
         return
     # unnest yields the array in order, so the locks are taken in that order.
-    await connection.execute_query(_LOCK_SQL, [ids])
+    await sql.fetch(_LOCK_SQL, [ids])
 
 
 async def lock_for_bulk_screening() -> None:

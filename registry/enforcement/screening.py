@@ -376,6 +376,16 @@ FOREVER: Final = datetime(9999, 12, 31, tzinfo=UTC)
 _STRONG_LIST: Final = ", ".join(f"'{kind}'" for kind in _STRONG_KINDS)
 
 
+def listed_sql(digests: str, values: str, now: str, platform: str) -> str:
+    """A subquery with a row when an entry in force that the platform sees holds one of these blind
+    indexes (the rule of `_listings`), for a writer that re-screens in the statement that writes."""
+    return f"""
+SELECT 1 FROM "blacklist_key" lk JOIN "blacklist_entry" le ON le."id" = lk."entry_id"
+WHERE lk."digest" = ANY({digests}::bigint[]) AND lk."value" = ANY({values}::text[])
+  AND le."removed_at" IS NULL AND (le."until" IS NULL OR le."until" > {now})
+  AND (le."platform_id" = {platform} OR le."scope" = 'JOINT')"""  # noqa: S608 (expressions of our own statements)
+
+
 def listed_until_sql(subject: str, now: str, platform: str) -> str:
     return f"""(
 SELECT MIN(COALESCE(le."until", '9999-12-31 00:00:00+00:00'))

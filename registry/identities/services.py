@@ -31,16 +31,24 @@ async def find_person(key: str) -> Person | None:
     return None
 
 
+def person_indexes(document: VerifiedDocument) -> list[str]:
+    """The blind indexes a person holding this document may be stored under (one per index key in use)."""
+    return config.current().indexer.candidates(_KIND, person_key(document))
+
+
 async def person_for(document: VerifiedDocument) -> Person:
-    """The person holding this document, created on first sight (concurrent creators agree).
+    """The person holding this document, created on first sight (concurrent creators agree)."""
+    found = await find_person(person_key(document))
+    return found if found is not None else await create_person(document)
+
+
+async def create_person(document: VerifiedDocument) -> Person:
+    """The person holding this document, for a caller that found none: created, or a concurrent creator's.
 
     One statement creates it: ON CONFLICT lets a concurrent creator win without an error, so no
     savepoint or transaction of its own is needed, and the caller's transaction, if any, is joined.
     """
     key = person_key(document)
-    found = await find_person(key)
-    if found is not None:
-        return found
     person = Person(id=new_id("psn"), document_index=config.current().indexer.index(_KIND, key), created_at=clock.now())
     if await sql.fetch(_INSERT, [person.id, person.document_index, person.created_at]):
         return person

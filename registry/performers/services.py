@@ -11,26 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from registry import audit, clock, config, sql
+from registry import audit, clock, config
 from registry.actors import Actor
 from registry.agencies.models import Agency
 from registry.audit.services import Change
 from registry.crypto import field_aad
 from registry.db import unique_violation
 from registry.enforcement import screening
+from registry.enforcement.locks import lock_identities
 from registry.enforcement.screening import Decision, SubjectKeys
-from registry.identities.services import person_for, person_key
+from registry.identities.services import create_person, person_for, person_indexes, person_key
 from registry.identity_provider import Verdict
 from registry.ids import new_id
 from registry.onboarding.models import OnboardingSession
 from registry.pagination import Page, page
+from registry.performers import registration_sql
 from registry.performers.models import GuardianConsent, Performer, RefusedAttempt
-from registry.platforms.models import Platform
+from registry.performers.registration_sql import Holder, Known
 from registry.problems import DomainError, Problem, ProblemCode, prefixed, problem
 from registry.uploads import Upload, store_evidence
 from registry.validators.age import age_on
@@ -98,13 +99,6 @@ class _Consent:
 
 
 # ---------------------------------------------------------------------------------------- reads
-
-# Registration's own reads as plain statements: building the ORM queries cost more than running them.
-_PLATFORM_SQL: Final = 'SELECT "minimum_age" FROM "platform" WHERE "id" = $1'
-_EARLIER_SQL: Final = (
-    'SELECT * FROM "performer" WHERE "platform_id" = $1 AND "role" = $2 AND ("person_id" = $3 OR "external_ref" = $4) '
-    "LIMIT 2"
-)
 
 
 async def _session(actor: Actor) -> OnboardingSession | None:
@@ -233,10 +227,10 @@ async def _agency_problems(platform_id: str, agency_id: str | None, *path: str) 
     return [problem(ProblemCode.NOT_FOUND, "No such agency on this platform.", *path)]
 
 
-def _age_problems(platform: Platform, document: VerifiedDocument, today: date) -> tuple[int, list[Problem]]:
+def _age_problems(minimum_age: int, document: VerifiedDocument, today: date) -> tuple[int, list[Problem]]:
     age = age_on(document.birth_date, today, config.current().age_rule)
-    if age < platform.minimum_age:
-        message = f"The applicant has not reached the minimum age of {platform.minimum_age} for live marketing."
+    if age < minimum_age:
+        message = f"The applicant has not reached the minimum age of {minimum_age} for live marketing."
         return age, [problem(ProblemCode.UNDER_MINIMUM_AGE, message, "input", "document", "birthDate")]
     return age, []
 
@@ -252,7 +246,7 @@ async def _refuse_minor(platform_id: str, document: VerifiedDocument) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Checked:
-    platform: Platform
+    known: Known  # what the database knew of the applicant when the input was checked
     role: str
     document: VerifiedDocument
     findings: list[Problem]
@@ -264,7 +258,6 @@ class _Checked:
 
 
 async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Checked | None, list[Problem]]:
-    platform = await _platform(actor.platform_id)
     today = clock.today_in_shanghai()
     problems: list[Problem] = []
     role, external_ref = data.role, data.external_ref
@@ -291,23 +284,25 @@ async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Check
     device, device_problems = _clean_device(data.device_id)
     problems += device_problems
     problems += await _agency_problems(actor.platform_id, data.agency_id, "input", "agencyId")
-    consent = None
-    if document is not None:
-        age, age_problems = _age_problems(platform, document, today)
-        if age_problems:
-            await _refuse_minor(platform.id, document)
-            return None, problems + age_problems
-        if age < ADULT and data.guardian_consent is None:
-            message = "Applicants aged 16 or 17 need their guardian's consent."
-            problems.append(problem(ProblemCode.GUARDIAN_CONSENT_REQUIRED, message, "input", "guardianConsent"))
-        elif age < ADULT and data.guardian_consent is not None and not problems:
-            consent, consent_problems = await _consent(
-                platform.id, data.guardian_consent, document, today, "input", "guardianConsent"
-            )
-            problems += consent_problems
-    if problems or document is None or phone is None:
+    if document is None:
         return None, problems
-    return _Checked(platform, role, document, findings, phone, ref, device, consent, data.agency_id), []
+    known = await registration_sql.known(actor.platform_id, role, person_indexes(document), ref)
+    age, age_problems = _age_problems(known.minimum_age, document, today)
+    if age_problems:
+        await _refuse_minor(actor.platform_id, document)
+        return None, problems + age_problems
+    consent = None
+    if age < ADULT and data.guardian_consent is None:
+        message = "Applicants aged 16 or 17 need their guardian's consent."
+        problems.append(problem(ProblemCode.GUARDIAN_CONSENT_REQUIRED, message, "input", "guardianConsent"))
+    elif age < ADULT and data.guardian_consent is not None and not problems:
+        consent, consent_problems = await _consent(
+            actor.platform_id, data.guardian_consent, document, today, "input", "guardianConsent"
+        )
+        problems += consent_problems
+    if problems or phone is None:
+        return None, problems
+    return _Checked(known, role, document, findings, phone, ref, device, consent, data.agency_id), []
 
 
 def _keys(checked: _Checked) -> SubjectKeys:
@@ -323,8 +318,7 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     checked, problems = await _check_registration(actor, data)
     if checked is None:
         return Outcome(None, problems)
-    person = await person_for(checked.document)
-    earlier = await _earlier_registration(actor, checked, person.id)
+    earlier = await _earlier_registration(checked, checked.known.person_id, checked.known.holders)
     if earlier is not None:
         return earlier
     keys = _keys(checked)
@@ -338,20 +332,15 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     performer_id = new_id("per")
     answer = await config.current().identity_provider.check(performer_id, checked.document)
     status, findings = initial_status(answer.verdict, findings)
+    # The person is created only now, for an applicant the blacklist did not stop.
+    person_id = checked.known.person_id or (await create_person(checked.document)).id
     try:
-        performer = await _insert(actor, performer_id, person.id, checked, keys, status, findings)
+        performer = await _insert(actor, performer_id, person_id, checked, keys, status, findings)
     except IntegrityError as exc:
         if unique_violation(exc) is None:
             raise
-        return await _after_conflict(actor, checked, person.id)
+        return await _after_conflict(actor, checked, person_id)
     return Outcome(performer, [])
-
-
-def _same_registration(existing: Performer, external_ref: str | None) -> Outcome:
-    if existing.external_ref == external_ref:
-        return Outcome(existing, [])  # a safe retry of the same registration
-    message = "This person already has a performer of this role on this platform."
-    return Outcome(None, [problem(ProblemCode.ALREADY_REGISTERED, message, "input", "document")])
 
 
 def _duplicate_ref() -> Problem:
@@ -359,21 +348,16 @@ def _duplicate_ref() -> Problem:
     return problem(ProblemCode.DUPLICATE_EXTERNAL_REF, message, "input", "externalRef")
 
 
-async def _platform(platform_id: str) -> Platform:
-    """What registration reads of the caller's platform (it exists: the token was issued to it)."""
-    rows = await sql.fetch(_PLATFORM_SQL, [platform_id])
-    return Platform._init_from_db(id=platform_id, minimum_age=rows[0]["minimum_age"])
-
-
-async def _earlier_registration(actor: Actor, checked: _Checked, person_id: str) -> Outcome | None:
+async def _earlier_registration(checked: _Checked, person_id: str | None, holders: list[Holder]) -> Outcome | None:
     """The answer when this identity or this externalRef is already registered in this role."""
-    # One read for both unique keys (a null externalRef matches nothing): the identity's registration answers first.
-    rows = await sql.fetch(_EARLIER_SQL, [actor.platform_id, checked.role, person_id, checked.external_ref])
-    found = [Performer._init_from_db(**row) for row in rows]
-    existing = next((p for p in found if p.person_id == person_id), None)
+    # The identity's registration answers first: the same externalRef makes it a safe retry.
+    existing = next((h for h in holders if h.person_id == person_id), None) if person_id else None
+    if existing is not None and existing.external_ref == checked.external_ref:
+        return Outcome(await Performer.get(id=existing.performer_id), [])
     if existing is not None:
-        return _same_registration(existing, checked.external_ref)
-    if not found:
+        message = "This person already has a performer of this role on this platform."
+        return Outcome(None, [problem(ProblemCode.ALREADY_REGISTERED, message, "input", "document")])
+    if not holders:
         return None
     # The externalRef's holder is another person (a concurrent twin of this person matched above).
     return Outcome(None, [_duplicate_ref()])
@@ -381,7 +365,9 @@ async def _earlier_registration(actor: Actor, checked: _Checked, person_id: str)
 
 async def _after_conflict(actor: Actor, checked: _Checked, person_id: str) -> Outcome:
     """A concurrent registration won the race: answer as if it had landed first."""
-    return await _earlier_registration(actor, checked, person_id) or Outcome(None, [_duplicate_ref()])
+    indexes = person_indexes(checked.document)
+    known = await registration_sql.known(actor.platform_id, checked.role, indexes, checked.external_ref)
+    return await _earlier_registration(checked, person_id, known.holders) or Outcome(None, [_duplicate_ref()])
 
 
 def _review_finding(match: screening.Match) -> dict[str, object]:
@@ -440,26 +426,44 @@ async def _insert(
     actor: Actor, performer_id: str, person_id: str, checked: _Checked, keys: SubjectKeys, status: Status,
     findings: list[dict[str, object]],
 ) -> Performer:  # fmt: skip
-    async with in_transaction():
-        performer = await Performer.create(
-            id=performer_id,
-            platform_id=actor.platform_id,
-            role=checked.role,
-            external_ref=checked.external_ref,
-            person_id=person_id,
-            agency_id=checked.agency_id,
-            **_document_fields(performer_id, checked.document, checked.phone),
-            **_status_fields(status, findings),
-        )
-        await screening.store_subject_keys(performer.id, actor.platform_id, keys)
+    fields = {
+        "id": performer_id,
+        "platform_id": actor.platform_id,
+        "role": checked.role,
+        "external_ref": checked.external_ref,
+        "person_id": person_id,
+        "agency_id": checked.agency_id,
+        **_document_fields(performer_id, checked.document, checked.phone),
+        **_status_fields(status, findings),
+    }
+    async with in_transaction() as conn:
+        if checked.consent is None and conn.capabilities.dialect == "postgres":
+            performer = await _write_performer(actor, fields, keys)
+        else:
+            performer = await Performer.create(**fields)
+            await screening.store_subject_keys(performer.id, actor.platform_id, keys)
+            if actor.session_id is not None:
+                await OnboardingSession.filter(id=actor.session_id).update(
+                    status="COMPLETED", performer_id=performer.id
+                )
         changes = [Change("performer.registered", performer.id, _audit_data(performer, keys))]
         if checked.consent is not None:
             consent = await _insert_consent(actor, performer, checked.consent)
             changes.append(Change("guardian_consent.recorded", performer.id, {"consent": consent.id}))
-        if actor.session_id is not None:
-            await OnboardingSession.filter(id=actor.session_id).update(status="COMPLETED", performer_id=performer.id)
         await audit.services.record_many(actor, changes)
     return performer
+
+
+async def _write_performer(actor: Actor, fields: dict[str, object], keys: SubjectKeys) -> Performer:
+    """PostgreSQL: what `Performer.create` and `store_subject_keys` do, in two statements (registration_sql)."""
+    now = clock.now()
+    row = {**fields, "training_completed_at": None, "created_at": now, "updated_at": now}
+    values = sorted(set(screening.index_values(keys)))
+    strong = screening.strong_values(values)
+    await lock_identities(strong)
+    if not await registration_sql.write(row, strong, [(k.value, v) for k, v in values], actor.session_id):
+        raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
+    return Performer.construct(_saved_in_db=True, **row)
 
 
 def _audit_data(performer: Performer, keys: SubjectKeys) -> dict[str, object]:

@@ -104,6 +104,75 @@ async def test_a_held_connection_the_server_closed_is_replaced(lane: LaneClient,
     assert await _pid() != held
 
 
+async def test_a_transaction_takes_its_connection_from_the_lane_and_leaves_it_there(lane: LaneClient) -> None:
+    held = await _pid()
+    async with in_transaction():
+        assert await _pid() == held and lane._lane == []
+        assert (await sql.fetch("SELECT now() = statement_timestamp() AS fresh", []))[0]["fresh"] is False
+    assert [c.get_server_pid() for c in lane._lane] == [held]
+    assert not lane._lane[0].is_in_transaction()
+
+
+async def test_a_failed_transaction_rolls_back_and_its_connection_serves_again(lane: LaneClient) -> None:
+    insert = 'INSERT INTO "person" ("id", "document_index", "created_at") VALUES ($1, $2, now())'
+    with pytest.raises(IntegrityError):
+        async with in_transaction():
+            await sql.fetch(insert, ["psn_rolled", "k1:rolled"])
+            await sql.fetch(insert, ["psn_rolled", "k1:rolled"])  # the transaction is aborted from here
+    with pytest.raises(RuntimeError):
+        async with in_transaction():
+            await sql.fetch(insert, ["psn_rolled", "k1:rolled"])
+            raise RuntimeError("the caller changed its mind")
+    assert await sql.fetch('SELECT 1 FROM "person" WHERE "id" = $1', ["psn_rolled"]) == []
+    assert all(not c.is_in_transaction() for c in lane._lane)
+
+
+async def test_a_transaction_whose_connection_dies_gives_it_to_the_pool(lane: LaneClient, database_url: str) -> None:
+    admin = await asyncpg.connect("postgresql://" + database_url.split("://", 1)[1])
+    try:
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+            async with in_transaction():
+                assert await admin.fetchval("SELECT pg_terminate_backend($1)", await _pid())
+                await asyncio.sleep(0.1)
+                await sql.fetch("SELECT 1", [])
+    finally:
+        await admin.close()
+    assert lane._lane == []
+    assert await asyncio.wait_for(_pid(), 5)  # a fresh connection from the pool
+
+
+async def test_a_cancelled_transaction_loses_no_connection(lane: LaneClient) -> None:
+    await _pid()
+
+    async def slow() -> None:
+        async with in_transaction():
+            await sql.fetch("SELECT pg_sleep(30)", [])
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert all(not c.is_in_transaction() for c in lane._lane)
+    await asyncio.wait_for(_pid(), 5)
+    free = lane.pool_maxsize - len(lane._lane)
+    held = [await asyncio.wait_for(lane._pool.acquire(), 2) for _ in range(free)]  # none was lost
+    for connection in held:
+        await lane._pool.release(connection)
+
+
+async def test_nested_transactions_still_roll_back_to_their_savepoint(lane: LaneClient) -> None:
+    insert = 'INSERT INTO "person" ("id", "document_index", "created_at") VALUES ($1, $2, now())'
+    async with in_transaction():
+        await sql.fetch(insert, ["psn_outer", "k1:outer"])
+        with pytest.raises(RuntimeError):
+            async with in_transaction():
+                await sql.fetch(insert, ["psn_inner", "k1:inner"])
+                raise RuntimeError("inner only")
+    found = await sql.fetch('SELECT "id" FROM "person" WHERE "id" = ANY($1)', [["psn_inner", "psn_outer"]])
+    assert found == [{"id": "psn_outer"}]
+
+
 async def test_closing_does_not_wait_for_the_lane(lane: LaneClient) -> None:
     await asyncio.gather(*(_pid() for _ in range(3)))
     assert lane._lane

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tortoise.context import TortoiseContext
+from tortoise.transactions import in_transaction
 
 from registry.actors import Actor, ActorKind
 from registry.audit.models import GENESIS_HASH, AuditEvent, AuditHead
@@ -57,6 +58,42 @@ async def test_bulk_and_single_appends_store_the_same_events(db: TortoiseContext
     head = await AuditHead.get(platform_id=platform.id)
     assert (head.seq, head.hash) == (51, stored[-1].hash)
     assert await verify_chain(platform.id) == (True, 51, None)
+
+
+async def test_one_event_is_chained_as_python_would(db: TortoiseContext) -> None:
+    # On PostgreSQL a single event is hashed in SQL (sha256 over UTF-8): the text and every link must be
+    # what Python writes and verifies, with non-ASCII text, nested values, nulls and a datetime.
+    platform = await make_platform()
+    actor = Actor(ActorKind.PLATFORM_TOKEN, platform.id, token_id="jti-中")
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    data = {"name": "张*三", "nested": {"b": [1, "é", None], "a": True}, "when": at, "emoji": "\U0001f600"}
+    event = await record(actor, Change("thing.done", "per_x", data))
+    expected = {
+        "id": event.id, "platform": platform.id, "seq": 2, "at": event.at.isoformat(), "actor": "PLATFORM_TOKEN",
+        "token": "jti-中", "session": None, "action": "thing.done", "subject": "per_x", "data": data,
+    }  # fmt: skip
+    assert event.canonical == canonical_json(expected)
+    stored = await AuditEvent.get(id=event.id)
+    fields = ("seq", "canonical", "hash", "prev_hash", "token_id", "subject_id")
+    assert [getattr(stored, f) for f in fields] == [getattr(event, f) for f in fields]
+    assert event.hash == link_hash(event.prev_hash, event.canonical)
+    head = await AuditHead.get(platform_id=platform.id)
+    assert (head.seq, head.hash, head.prev_hash) == (2, event.hash, event.prev_hash)
+    assert await verify_chain(platform.id) == (True, 2, None)
+
+
+async def test_an_event_rolls_back_with_its_transaction(db: TortoiseContext) -> None:
+    platform = await make_platform()
+    before = await AuditHead.get(platform_id=platform.id)
+    with pytest.raises(RuntimeError):
+        async with in_transaction():
+            await record(Actor.system(platform.id), Change("a", None, {}))
+            raise RuntimeError("the change it records failed")
+    after = await AuditHead.get(platform_id=platform.id)
+    assert (after.seq, after.hash, after.prev_hash) == (before.seq, before.hash, before.prev_hash)
+    assert await AuditEvent.filter(platform_id=platform.id).count() == 1
+    await record(Actor.system(platform.id), Change("b", None, {}))
+    assert await verify_chain(platform.id) == (True, 2, None)
 
 
 async def test_tampering_is_found(db: TortoiseContext) -> None:

@@ -20,7 +20,8 @@ transaction's connection directly, under the wrapper's lock, as Tortoise's own w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
 import asyncpg
@@ -52,6 +53,24 @@ class LaneClient(AsyncpgDBClient):
 
     def _in_transaction(self) -> TransactionContext:
         return _LaneTransaction(TransactionWrapper(self), self._pool_init_lock)
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of its own for autocommit statements that must share it (session-level advisory
+        locks: registry.performers.registration_sql). The caller leaves it as it found it; if the block
+        raises, the connection goes to the pool, which resets or discards it."""
+        if self._pool is None:
+            async with self._pool_init_lock:
+                if self._pool is None:
+                    await self.create_connection(with_db=True)
+        pool = self._pool
+        connection = await self._take(pool)
+        try:
+            yield connection
+        except BaseException:
+            await pool.release(connection)
+            raise
+        await self._give_back(pool, connection)
 
     async def _take(self, pool: asyncpg.Pool) -> asyncpg.Connection:
         """A held connection that is still open, else one from the pool."""
@@ -133,10 +152,15 @@ class _LaneTransaction(TransactionContextPooled):
 async def fetch_in_transaction(wrapper: TransactionWrapper, query: str, values: Sequence[Any]) -> list[dict[str, Any]]:
     """`execute_query_dict` on a transaction's connection without Tortoise's per-statement layers."""
     async with wrapper._lock:
-        try:
-            rows = await wrapper._connection.fetch(query, *values)
-        except BaseException as exc:
-            _raise_translated(exc)
+        return await fetch_on(wrapper._connection, query, values)
+
+
+async def fetch_on(connection: asyncpg.Connection, query: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows of a statement on this connection, errors translated as Tortoise translates them."""
+    try:
+        rows = await connection.fetch(query, *values)
+    except BaseException as exc:
+        _raise_translated(exc)
     return [dict(row) for row in rows]
 
 

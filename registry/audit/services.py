@@ -131,10 +131,9 @@ _Row = tuple[str, str, int, datetime, str, str | None, str, str | None, str, str
 
 async def _append(actor: Actor, changes: Sequence[Change]) -> list[_Row]:
     """Link the changes onto the platform's chain under its head lock and write them with one statement."""
-    if any(not change.action.startswith(_NEUTRAL) for change in changes):
-        eligibility_cache.CACHE.bump()  # the change may alter someone's eligibility
     if len(changes) == 1 and get_connection("default").capabilities.dialect == "postgres":
         return [await _append_one(actor, changes[0])]
+    _changed(changes)
     async with _transaction() as conn:
         postgres = conn.capabilities.dialect == "postgres"
         found = await conn.execute_query_dict(_PG_HEAD if postgres else _SQLITE_HEAD, [actor.platform_id])
@@ -186,36 +185,80 @@ def _around_seq(event: dict[str, Any]) -> tuple[str, str]:
     return before[:-1] + ',"seq":', "," + after[1:]
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One event ready to be chained in SQL by `link_ctes`: all of it but its place in the chain."""
+
+    actor: Actor
+    change: Change
+    event_id: str
+    at: datetime
+    before: str  # the canonical text up to the sequence number, and after it
+    after: str
+
+    @property
+    def values(self) -> list[Any]:
+        """The values of `link_ctes`' parameters, in order."""
+        actor, change = self.actor, self.change
+        return [actor.platform_id, self.before, self.after, self.event_id, self.at, actor.kind.value, actor.token_id,
+                change.action, change.subject_id]  # fmt: skip
+
+    def row(self, linked: Mapping[str, Any]) -> _Row:
+        """The event as written, from the "audit_linked" row."""
+        actor, change, seq = self.actor, self.change, int(linked["seq"])
+        return (self.event_id, actor.platform_id, seq, self.at, actor.kind.value, actor.token_id, change.action,
+                change.subject_id, f"{self.before}{seq}{self.after}", linked["hash"], linked["prev_hash"])  # fmt: skip
+
+
+def prepare_link(actor: Actor, change: Change) -> Link:
+    """An event for `link_ctes`, for a writer whose change and audit link go in one statement; like
+    `record`, it tells the eligibility cache that answers may have changed."""
+    _changed([change])
+    at, event_id = clock.now(), new_ids("aud", 1)[0]
+    before, after = _around_seq(_event(actor, change, event_id, at))
+    return Link(actor, change, event_id, at, before, after)
+
+
 # PostgreSQL, one event: the head moves and the event is written in one statement, in or out of a
 # transaction. The UPDATE locks the head row (a concurrent append waits, then reads its successor's
 # row) and its SET reads the old row, so the link is hashed in SQL as `link_hash` does in Python:
 # sha256 over the UTF-8 of the previous hash and the canonical text.
-_PG_APPEND_ONE = f"""
-WITH head AS (
-    UPDATE "audit_head" SET "seq" = "seq" + 1, "prev_hash" = "hash",
-        "hash" = encode(sha256(convert_to("hash" || $2::text || ("seq" + 1)::text || $3::text, 'UTF8')), 'hex')
-    WHERE "platform_id" = $1
+def link_ctes(first: int, gate: str = "") -> str:
+    """WITH items chaining one event: "audit_head_moved", then "audit_linked" (the event's seq, hash and
+    prev_hash), with `Link.values` bound from parameter $`first` on. `gate`, a condition, can hold the
+    append back; evaluated before the head row is locked, it also orders the statement's other writes
+    first (registry.performers.registration_sql)."""
+    platform, before, after, event_id, at, kind, token, action, subject = (f"${first + i}" for i in range(9))
+    names = ", ".join(f'"{name}"' for name in _COLUMNS)
+    link = f'convert_to("hash" || {before}::text || ("seq" + 1)::text || {after}::text, \'UTF8\')'
+    return f"""
+"audit_head_moved" AS (
+    UPDATE "audit_head" SET "seq" = "seq" + 1, "prev_hash" = "hash", "hash" = encode(sha256({link}), 'hex')
+    WHERE "platform_id" = {platform}{f" AND {gate}" if gate else ""}
     RETURNING "seq", "hash", "prev_hash"
-)
-INSERT INTO "audit_event" ({", ".join(f'"{name}"' for name in _COLUMNS)})
-SELECT $4, $1, head."seq", $5, $6, $7, $8, $9, $2::text || head."seq"::text || $3::text, head."hash", head."prev_hash"
-FROM head
-RETURNING "seq", "hash", "prev_hash"
-"""  # noqa: S608 (built from the model's column names only)
+), "audit_linked" AS (
+    INSERT INTO "audit_event" ({names})
+    SELECT {event_id}, {platform}, h."seq", {at}, {kind}, {token}, {action}, {subject},
+           {before}::text || h."seq"::text || {after}::text, h."hash", h."prev_hash"
+    FROM "audit_head_moved" h
+    RETURNING "seq", "hash", "prev_hash"
+)"""  # noqa: S608 (built from the model's column names and parameter numbers only)
+
+
+_PG_APPEND_ONE: Final = f'WITH {link_ctes(1)} SELECT "seq", "hash", "prev_hash" FROM "audit_linked"'  # noqa: S608
 
 
 async def _append_one(actor: Actor, change: Change) -> _Row:
-    at = clock.now()
-    event_id = new_ids("aud", 1)[0]
-    before, after = _around_seq(_event(actor, change, event_id, at))
-    values = [actor.platform_id, before, after, event_id, at, actor.kind.value, actor.token_id, change.action,
-              change.subject_id]  # fmt: skip
-    found = await sql.fetch(_PG_APPEND_ONE, values)
+    link = prepare_link(actor, change)
+    found = await sql.fetch(_PG_APPEND_ONE, link.values)
     if not found:
         raise _no_chain(actor.platform_id)
-    seq = int(found[0]["seq"])
-    return (event_id, actor.platform_id, seq, at, actor.kind.value, actor.token_id, change.action, change.subject_id,
-            f"{before}{seq}{after}", found[0]["hash"], found[0]["prev_hash"])  # fmt: skip
+    return link.row(found[0])
+
+
+def _changed(changes: Sequence[Change]) -> None:
+    if any(not change.action.startswith(_NEUTRAL) for change in changes):
+        eligibility_cache.CACHE.bump()  # the change may alter someone's eligibility
 
 
 @asynccontextmanager

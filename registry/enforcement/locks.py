@@ -16,6 +16,10 @@ for the imports in flight to commit, and imports that start meanwhile wait for t
 Order within a transaction: the subject's row lock (if any), then identity locks (a ban: then the bulk
 lock), then the audit chain head (audit.services.record): every writer takes them in this order, so
 none waits in a cycle.
+
+An adult's registration on PostgreSQL takes the same identity locks at session level instead, before
+its one autocommit write statement, and releases them after it committed
+(registry.performers.registration_sql.locked): the same exclusion, without a transaction held open.
 """
 
 from __future__ import annotations
@@ -40,12 +44,17 @@ def lock_id(value: str) -> int:
 BULK_LOCK = lock_id("livegate:bulk-screening")
 
 
+def lock_ids(values: Iterable[str]) -> list[int]:
+    """The advisory-lock keys of these identity keys, in the order they are taken."""
+    return sorted({lock_id(value) for value in values})
+
+
 async def lock_identities(values: Iterable[str], *, excluding_bulk: bool = False) -> None:
     """Lock these identity keys until the current transaction ends; call it inside `in_transaction()`.
 
     `excluding_bulk` (a ban): then also wait for every bulk writer in flight, and hold new ones off.
     """
-    ids = sorted({lock_id(value) for value in values})
+    ids = lock_ids(values)
     if excluding_bulk:
         ids.append(BULK_LOCK)  # last: after the identity locks, as the order above says
     connection = BlacklistKey._meta.db  # inside in_transaction() this is the transaction's connection

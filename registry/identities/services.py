@@ -42,17 +42,22 @@ async def person_for(document: VerifiedDocument) -> Person:
     return found if found is not None else await create_person(document)
 
 
+def new_person(document: VerifiedDocument) -> Person:
+    """A person for this document, not yet stored (its blind index under the current index key)."""
+    index = config.current().indexer.index(_KIND, person_key(document))
+    return Person(id=new_id("psn"), document_index=index, created_at=clock.now())
+
+
 async def create_person(document: VerifiedDocument) -> Person:
     """The person holding this document, for a caller that found none: created, or a concurrent creator's.
 
     One statement creates it: ON CONFLICT lets a concurrent creator win without an error, so no
     savepoint or transaction of its own is needed, and the caller's transaction, if any, is joined.
     """
-    key = person_key(document)
-    person = Person(id=new_id("psn"), document_index=config.current().indexer.index(_KIND, key), created_at=clock.now())
+    person = new_person(document)
     if await sql.fetch(_INSERT, [person.id, person.document_index, person.created_at]):
         return person
-    found = await find_person(key)
+    found = await find_person(person_key(document))
     if found is None:
         raise LookupError("a person's creation conflicted with a row that is gone")  # cannot happen: never deleted
     return found

@@ -2,24 +2,32 @@
 PostgreSQL, the performer with its identity keys in one write.
 
 registerPerformer took 13 round trips, and on these machines each cost the gateway more CPU (the driver,
-the event loop, the socket: about 50 µs) than most of the Python around it (scripts/bench.py eligibility
-register). A registration of a new adult on PostgreSQL now makes seven: this read, the blacklist
-screening, the person's row, then BEGIN, the identity locks, this write and the audit link in one
-statement each (registry.audit.services), COMMIT.
+the event loop, the socket: 50 to 100 µs) than most of the Python around it (scripts/bench.py
+eligibility register). A registration of an adult on PostgreSQL now makes five: this read, the
+blacklist screening, the identity locks (with the person's row if new), the write with its audit link,
+and the release of the locks. Minors (a guardian's consent) and SQLite take the ORM path in a transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
+import asyncpg
 from tortoise import fields
+from tortoise.connection import get_connection
 
 from registry import sql
+from registry.audit.services import Link, link_ctes
 from registry.enforcement import screening
+from registry.enforcement.locks import lock_ids
 from registry.enforcement.models import value_digest
+from registry.identities.services import new_person, person_indexes
 from registry.performers.models import Performer
+from registry.pg import LaneClient, fetch_on
+from registry.validators.documents import VerifiedDocument
 
 # The platform's minimum age, the person holding the document (by its blind index under each index key
 # in use), and the performers of this role on the platform holding that person or that externalRef (a
@@ -69,6 +77,91 @@ async def known(platform_id: str, role: str, person_indexes: Sequence[str], exte
     return Known(minimum_age, person_id, holders)
 
 
+def available() -> bool:
+    """The one-statement write needs PostgreSQL and a connection of its own (no enclosing transaction)."""
+    return type(get_connection("default")) is LaneClient
+
+
+# The identity locks, taken at session level on the writer's own connection, and the person's row when
+# the applicant has none yet (committed at once: a person holds only a blind index).
+_LOCK_SQL: Final = """
+WITH "locked" AS (SELECT pg_advisory_lock(k) FROM unnest($1::bigint[]) AS k)
+SELECT count(*) AS "locks", NULL AS "person_id" FROM "locked"
+"""
+# The insert's condition reads "locked" first: the locks are held before the person's row is written, so
+# a twin registration waits on the locks, not on the row (which would wait on the locks in turn).
+_LOCK_AND_CREATE_SQL: Final = """
+WITH "locked" AS (SELECT pg_advisory_lock(k) FROM unnest($1::bigint[]) AS k),
+"created" AS (
+    INSERT INTO "person" ("id", "document_index", "created_at") SELECT $2::text, $3::text, $4::timestamptz
+    WHERE (SELECT count(*) FROM "locked") >= 0
+    ON CONFLICT ("document_index") DO NOTHING RETURNING "id"
+)
+SELECT (SELECT count(*) FROM "locked") AS "locks", (SELECT "id" FROM "created") AS "person_id"
+"""
+_PERSON_SQL: Final = 'SELECT "id" FROM "person" WHERE "document_index" = ANY($1::text[])'
+_UNLOCK_SQL: Final = "SELECT pg_advisory_unlock_all()"
+
+
+@asynccontextmanager
+async def locked(strong: Sequence[str], person_id: str | None, document: VerifiedDocument) -> AsyncIterator[Held]:
+    """Hold the identity locks of these strong keys (registry.enforcement.locks) on a connection of its
+    own, for `Held.write`, and release them when the block ends, however it ends.
+
+    They are session-level locks, so that the write can commit by itself: held in a transaction, the
+    audit chain's head would stay locked from the write until COMMIT, across a wait in the event loop,
+    and every registration of the platform would queue there (scripts/bench.py eligibility register).
+    A ban takes the same keys in its transaction and so waits for the write to commit, or the write's
+    statement, which starts after the locks, sees the ban. Locks that could not be released end with
+    their connection. The block must use no other connection: with the pool drained by writers queued
+    on these locks, it would wait for ever.
+    """
+    async with cast(LaneClient, get_connection("default")).held() as connection:
+        try:
+            if person_id is not None:
+                await fetch_on(connection, _LOCK_SQL, [lock_ids(strong)])
+            else:
+                person = new_person(document)
+                values = [lock_ids(strong), person.id, person.document_index, person.created_at]
+                person_id = (await fetch_on(connection, _LOCK_AND_CREATE_SQL, values))[0]["person_id"]
+                if person_id is None:  # a concurrent creator won, and has committed
+                    found = await fetch_on(connection, _PERSON_SQL, [person_indexes(document)])
+                    person_id = found[0]["id"]
+            yield Held(connection, person_id)
+        finally:
+            try:
+                await connection.execute(_UNLOCK_SQL)
+            except BaseException:
+                connection.terminate()  # the server releases a session's locks when it ends
+                raise
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    connection: asyncpg.Connection
+    person_id: str  # the applicant's person, found or created
+
+    async def write(
+        self, row: dict[str, Any], strong: Sequence[str], keys: Sequence[tuple[str, str]], session: str | None,
+        link: Link,
+    ) -> bool:  # fmt: skip
+        """Insert the performer, its keys and its audit event, and complete the onboarding session, in
+        one statement that commits by itself; unless an entry in force holds one of its strong keys
+        (False, and nothing is written).
+
+        The statement's snapshot is taken after the identity locks, so it sees every ban that committed
+        before them. A performer that breaks a unique constraint raises IntegrityError, as the ORM's
+        insert would.
+        """
+        values = [_db_value(name, row[name]) for name in COLUMNS]
+        digests = [value_digest(v) for v in strong]
+        values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session, *link.values]
+        found = (await fetch_on(self.connection, _WRITE_SQL, values))[0]
+        if not found["chained"]:  # then nothing was written
+            raise LookupError(f"platform {row['platform_id']} has no audit chain")  # created with the platform
+        return bool(found["written"])
+
+
 # Every column of a performer, in the order `write` binds them.
 COLUMNS: Final = tuple(Performer._meta.fields_db_projection.values())
 # An INSERT ... SELECT with a WHERE types its bare parameters as text, so each is cast to its column's type.
@@ -82,12 +175,17 @@ _N = len(COLUMNS)
 _NOW = f"${COLUMNS.index('created_at') + 1}"
 _PLATFORM = f"${COLUMNS.index('platform_id') + 1}"
 # After the columns: the strong keys' digests and blind indexes (the re-screening), every key's kind and
-# blind index (identity_key), and the onboarding session the registration completes, if any.
+# blind index (identity_key), the onboarding session the registration completes, if any, and the audit
+# link. The link waits for the performer: its gate reads "written" before the chain's head is locked, so
+# a performer insert that waits on a concurrent twin's unique key never does so holding the head. Nothing
+# is written for a platform without a chain (created with the platform: it cannot happen), so the
+# performer is never stored without its audit event.
 _WRITE_SQL: Final = f"""
 WITH "written" AS (
     INSERT INTO "performer" ({", ".join(f'"{c}"' for c in COLUMNS)})
     SELECT {_SELECTED}
     WHERE NOT EXISTS ({screening.listed_sql(f"${_N + 1}", f"${_N + 2}", _NOW, _PLATFORM)})
+      AND EXISTS (SELECT 1 FROM "audit_head" WHERE "platform_id" = {_PLATFORM})
     RETURNING "id"
 ), "keys" AS (
     INSERT INTO "identity_key" ("subject_id", "platform_id", "kind", "value", "created_at")
@@ -97,25 +195,10 @@ WITH "written" AS (
 ), "session" AS (
     UPDATE "onboarding_session" SET "status" = 'COMPLETED', "performer_id" = w."id"
     FROM "written" w WHERE "onboarding_session"."id" = ${_N + 5}
-)
-SELECT count(*) AS "written" FROM "written"
+), {link_ctes(_N + 6, gate='EXISTS (SELECT 1 FROM "written")')}
+SELECT (SELECT count(*) FROM "written") AS "written",
+       EXISTS (SELECT 1 FROM "audit_head" WHERE "platform_id" = {_PLATFORM}) AS "chained"
 """  # noqa: S608 (built from the model's column names and our own fragments; every value is bound)
-
-
-async def write(
-    row: dict[str, Any], strong: Sequence[str], keys: Sequence[tuple[str, str]], session: str | None
-) -> bool:
-    """Insert the performer and its keys, unless an entry in force holds one of its strong keys (False).
-
-    Call it in the registering transaction after `lock_identities(strong)`: this statement's snapshot is
-    taken after the locks, so it sees every ban that committed before them, and a ban still to come
-    waits for this transaction (registry.enforcement.locks). A performer that breaks a unique
-    constraint raises IntegrityError, as the ORM's insert would.
-    """
-    values = [_db_value(name, row[name]) for name in COLUMNS]
-    values += [[value_digest(v) for v in strong], list(strong), [k for k, _ in keys], [v for _, v in keys], session]
-    found = await sql.fetch(_WRITE_SQL, values)
-    return bool(found[0]["written"])
 
 
 def _db_value(name: str, value: Any) -> Any:

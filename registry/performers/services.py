@@ -22,7 +22,6 @@ from registry.audit.services import Change
 from registry.crypto import field_aad
 from registry.db import unique_violation
 from registry.enforcement import screening
-from registry.enforcement.locks import lock_identities
 from registry.enforcement.screening import Decision, SubjectKeys
 from registry.identities.services import create_person, person_for, person_indexes, person_key
 from registry.identity_provider import Verdict
@@ -332,14 +331,26 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     performer_id = new_id("per")
     answer = await config.current().identity_provider.check(performer_id, checked.document)
     status, findings = initial_status(answer.verdict, findings)
-    # The person is created only now, for an applicant the blacklist did not stop.
-    person_id = checked.known.person_id or (await create_person(checked.document)).id
+    fields = {
+        "id": performer_id,
+        "platform_id": actor.platform_id,
+        "role": checked.role,
+        "external_ref": checked.external_ref,
+        "agency_id": checked.agency_id,
+        **_document_fields(performer_id, checked.document, checked.phone),
+        **_status_fields(status, findings),
+    }
     try:
-        performer = await _insert(actor, performer_id, person_id, checked, keys, status, findings)
+        if checked.consent is None and registration_sql.available():
+            performer = await _write_at_once(actor, checked, keys, fields)
+        else:
+            # The person is created only now, for an applicant the blacklist did not stop.
+            person_id = checked.known.person_id or (await create_person(checked.document)).id
+            performer = await _insert(actor, checked, keys, {**fields, "person_id": person_id})
     except IntegrityError as exc:
         if unique_violation(exc) is None:
             raise
-        return await _after_conflict(actor, checked, person_id)
+        return await _after_conflict(actor, checked)
     return Outcome(performer, [])
 
 
@@ -363,11 +374,11 @@ async def _earlier_registration(checked: _Checked, person_id: str | None, holder
     return Outcome(None, [_duplicate_ref()])
 
 
-async def _after_conflict(actor: Actor, checked: _Checked, person_id: str) -> Outcome:
+async def _after_conflict(actor: Actor, checked: _Checked) -> Outcome:
     """A concurrent registration won the race: answer as if it had landed first."""
     indexes = person_indexes(checked.document)
     known = await registration_sql.known(actor.platform_id, checked.role, indexes, checked.external_ref)
-    return await _earlier_registration(checked, person_id, known.holders) or Outcome(None, [_duplicate_ref()])
+    return await _earlier_registration(checked, known.person_id, known.holders) or Outcome(None, [_duplicate_ref()])
 
 
 def _review_finding(match: screening.Match) -> dict[str, object]:
@@ -422,30 +433,13 @@ def _status_fields(status: Status, findings: list[dict[str, object]]) -> dict[st
     }
 
 
-async def _insert(
-    actor: Actor, performer_id: str, person_id: str, checked: _Checked, keys: SubjectKeys, status: Status,
-    findings: list[dict[str, object]],
-) -> Performer:  # fmt: skip
-    fields = {
-        "id": performer_id,
-        "platform_id": actor.platform_id,
-        "role": checked.role,
-        "external_ref": checked.external_ref,
-        "person_id": person_id,
-        "agency_id": checked.agency_id,
-        **_document_fields(performer_id, checked.document, checked.phone),
-        **_status_fields(status, findings),
-    }
-    async with in_transaction() as conn:
-        if checked.consent is None and conn.capabilities.dialect == "postgres":
-            performer = await _write_performer(actor, fields, keys)
-        else:
-            performer = await Performer.create(**fields)
-            await screening.store_subject_keys(performer.id, actor.platform_id, keys)
-            if actor.session_id is not None:
-                await OnboardingSession.filter(id=actor.session_id).update(
-                    status="COMPLETED", performer_id=performer.id
-                )
+async def _insert(actor: Actor, checked: _Checked, keys: SubjectKeys, fields: dict[str, object]) -> Performer:
+    """The ORM path: SQLite, a caller's transaction, or a minor's registration with the consent."""
+    async with in_transaction():
+        performer = await Performer.create(**fields)
+        await screening.store_subject_keys(performer.id, actor.platform_id, keys)
+        if actor.session_id is not None:
+            await OnboardingSession.filter(id=actor.session_id).update(status="COMPLETED", performer_id=performer.id)
         changes = [Change("performer.registered", performer.id, _audit_data(performer, keys))]
         if checked.consent is not None:
             consent = await _insert_consent(actor, performer, checked.consent)
@@ -454,16 +448,21 @@ async def _insert(
     return performer
 
 
-async def _write_performer(actor: Actor, fields: dict[str, object], keys: SubjectKeys) -> Performer:
-    """PostgreSQL: what `Performer.create` and `store_subject_keys` do, in two statements (registration_sql)."""
-    now = clock.now()
-    row = {**fields, "training_completed_at": None, "created_at": now, "updated_at": now}
+async def _write_at_once(actor: Actor, checked: _Checked, keys: SubjectKeys, fields: dict[str, object]) -> Performer:
+    """What `_insert` does, under session-level identity locks and in one statement (registration_sql)."""
     values = sorted(set(screening.index_values(keys)))
     strong = screening.strong_values(values)
-    await lock_identities(strong)
-    if not await registration_sql.write(row, strong, [(k.value, v) for k, v in values], actor.session_id):
-        raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
-    return Performer.construct(_saved_in_db=True, **row)
+    async with registration_sql.locked(strong, checked.known.person_id, checked.document) as held:
+        now = clock.now()
+        row = {**fields, "person_id": held.person_id, "training_completed_at": None, "created_at": now,
+               "updated_at": now}  # fmt: skip
+        performer = Performer.construct(_saved_in_db=True, **row)
+        link = audit.services.prepare_link(
+            actor, Change("performer.registered", performer.id, _audit_data(performer, keys))
+        )
+        if not await held.write(row, strong, [(k.value, v) for k, v in values], actor.session_id, link):
+            raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
+    return performer
 
 
 def _audit_data(performer: Performer, keys: SubjectKeys) -> dict[str, object]:

@@ -1,9 +1,11 @@
 """A registration committing while a ban on the same identity is written must not slip through.
 
-On PostgreSQL both sides take advisory transaction locks on the identity's strong keys and the
-registering side re-checks the blacklist after its lock (screening.store_subject_keys); these tests
-hold one side inside its transaction and check, through pg_locks, that the other side really waits.
-On SQLite the same tests pass because a transaction serializes all database work of the process.
+On PostgreSQL both sides take advisory locks on the identity's strong keys and the registering side
+re-checks the blacklist after its lock: an adult's registration at session level, before its one write
+statement (registry.performers.registration_sql), other writers in their transaction
+(screening.store_subject_keys). These tests hold one side while it holds the locks and check, through
+pg_locks, that the other side really waits. On SQLite the same tests pass because a transaction
+serializes all database work of the process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from registry.enforcement import services as enforcement
 from registry.enforcement.locks import lock_for_bulk_screening, lock_id, lock_identities
 from registry.enforcement.models import BlacklistEntry
 from registry.enforcement.screening import Scope
+from registry.performers import registration_sql
 from registry.performers.eligibility import Reason, live_eligibility
 from registry.performers.models import Performer
 from registry.problems import ProblemCode
@@ -60,6 +63,34 @@ def pausing(real: Lock, paused: asyncio.Event, release: asyncio.Event) -> Lock:
     return lock_then_wait
 
 
+def pause_registration_in_its_locks(
+    monkeypatch: pytest.MonkeyPatch, paused: asyncio.Event, release: asyncio.Event
+) -> None:
+    """Hold a registration right after it took the identity locks, on either path."""
+    monkeypatch.setattr(screening, "lock_identities", pausing(lock_identities, paused, release))  # the ORM path
+    real = registration_sql.fetch_on
+
+    async def fetch_then_wait(connection: object, query: str, values: list[object]) -> list[dict[str, object]]:
+        rows = await real(connection, query, values)  # type: ignore[arg-type]
+        if "pg_advisory_lock(" in query:
+            paused.set()
+            await release.wait()
+        return rows
+
+    monkeypatch.setattr(registration_sql, "fetch_on", fetch_then_wait)
+
+
+async def advisory_locks_held() -> int:
+    """Advisory locks granted in this database (0 on SQLite, which has none)."""
+    if not on_postgres():
+        return 0
+    rows = await BlacklistEntry._meta.db.execute_query_dict(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return int(rows[0]["n"])
+
+
 async def the_other_side_waits(task: asyncio.Task[object]) -> None:
     if on_postgres():
         await waiting_for_advisory_lock()
@@ -85,15 +116,16 @@ async def test_a_ban_written_during_a_registration_refuses_it(monkeypatch: pytes
     assert outcome.performer is None and codes(outcome) == [ProblemCode.BLACKLISTED]
     assert not await Performer.exists(platform_id=other.id)
     assert entry.scope == "JOINT"
+    assert await advisory_locks_held() == 0  # a refused write releases its locks
 
 
 async def test_a_registration_committing_first_is_caught_by_the_ban(monkeypatch: pytest.MonkeyPatch) -> None:
     listing, other = await make_platform(), await make_platform()
     number = resident_id(years_ago(41))
     paused, release = asyncio.Event(), asyncio.Event()
-    monkeypatch.setattr(screening, "lock_identities", pausing(lock_identities, paused, release))
+    pause_registration_in_its_locks(monkeypatch, paused, release)
     registration = asyncio.create_task(register(other.id, number))
-    await paused.wait()  # the registration holds the identity lock inside its transaction
+    await paused.wait()  # the registration holds the identity locks and has not written yet
     monkeypatch.setattr(screening, "lock_identities", lock_identities)
     ban = asyncio.create_task(add_entry(listing.id, Scope.JOINT, document=doc_key(number)))
     await the_other_side_waits(ban)  # type: ignore[arg-type]
@@ -104,6 +136,47 @@ async def test_a_registration_committing_first_is_caught_by_the_ban(monkeypatch:
     eligibility = await live_eligibility(actor(other.id), performer.id)
     assert eligibility is not None and Reason.BLACKLISTED in eligibility.reasons
     assert codes(await register(other.id, number, role="ROOM_OPERATOR")) == [ProblemCode.BLACKLISTED]
+    assert await advisory_locks_held() == 0
+
+
+async def test_a_registration_cancelled_in_its_locks_releases_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    platform = await make_platform()
+    number = resident_id(years_ago(29))
+    paused, release = asyncio.Event(), asyncio.Event()
+    pause_registration_in_its_locks(monkeypatch, paused, release)
+    registration = asyncio.create_task(register(platform.id, number))
+    await paused.wait()
+    registration.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await registration
+    assert await advisory_locks_held() == 0
+    assert not await Performer.exists(platform_id=platform.id)
+    release.set()
+    outcome = await register(platform.id, number)  # the same identity is not locked out
+    assert outcome.performer is not None and outcome.problems == []
+
+
+async def test_a_registration_whose_connection_dies_in_its_locks_leaves_none(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    if not on_postgres():
+        pytest.skip("session-level locks exist on PostgreSQL")
+    platform = await make_platform()
+    number = resident_id(years_ago(52))
+    paused, release = asyncio.Event(), asyncio.Event()
+    pause_registration_in_its_locks(monkeypatch, paused, release)
+    registration = asyncio.create_task(register(platform.id, number))
+    await paused.wait()
+    await BlacklistEntry._meta.db.execute_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    release.set()
+    with pytest.raises(Exception):  # noqa: B017 (the driver's error for a lost connection)
+        await registration
+    assert await advisory_locks_held() == 0
+    outcome = await register(platform.id, number)
+    assert outcome.performer is not None and outcome.problems == []
 
 
 async def test_identity_locks_serialize_only_the_same_identity() -> None:

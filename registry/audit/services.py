@@ -223,24 +223,30 @@ def prepare_link(actor: Actor, change: Change) -> Link:
 # transaction. The UPDATE locks the head row (a concurrent append waits, then reads its successor's
 # row) and its SET reads the old row, so the link is hashed in SQL as `link_hash` does in Python:
 # sha256 over the UTF-8 of the previous hash and the canonical text.
-def link_ctes(first: int, gate: str = "") -> str:
+def link_ctes(first: int, after_write: str = "") -> str:
     """WITH items chaining one event: "audit_head_moved", then "audit_linked" (the event's seq, hash and
-    prev_hash), with `Link.values` bound from parameter $`first` on. `gate`, a condition, can hold the
-    append back; evaluated before the head row is locked, it also orders the statement's other writes
-    first (registry.performers.registration_sql)."""
+    prev_hash), with `Link.values` bound from parameter $`first` on.
+
+    `after_write` names a WITH item of the caller's write (registry.performers.registration_sql): the
+    event is linked for each of its rows, and only after it ran (the gate is read before the head row
+    is locked, so the write never waits on another writer while holding the head). A platform without a
+    chain then fails the whole statement (the event's seq is null) instead of committing the write alone.
+    """
     platform, before, after, event_id, at, kind, token, action, subject = (f"${first + i}" for i in range(9))
     names = ", ".join(f'"{name}"' for name in _COLUMNS)
     link = f'convert_to("hash" || {before}::text || ("seq" + 1)::text || {after}::text, \'UTF8\')'
+    gate = f' AND EXISTS (SELECT 1 FROM "{after_write}")' if after_write else ""  # noqa: S608 (a WITH name)
+    source = f'"{after_write}" LEFT JOIN "audit_head_moved" h ON TRUE' if after_write else '"audit_head_moved" h'
     return f"""
 "audit_head_moved" AS (
     UPDATE "audit_head" SET "seq" = "seq" + 1, "prev_hash" = "hash", "hash" = encode(sha256({link}), 'hex')
-    WHERE "platform_id" = {platform}{f" AND {gate}" if gate else ""}
+    WHERE "platform_id" = {platform}{gate}
     RETURNING "seq", "hash", "prev_hash"
 ), "audit_linked" AS (
     INSERT INTO "audit_event" ({names})
     SELECT {event_id}, {platform}, h."seq", {at}, {kind}, {token}, {action}, {subject},
            {before}::text || h."seq"::text || {after}::text, h."hash", h."prev_hash"
-    FROM "audit_head_moved" h
+    FROM {source}
     RETURNING "seq", "hash", "prev_hash"
 )"""  # noqa: S608 (built from the model's column names and parameter numbers only)
 

@@ -231,7 +231,7 @@ async def _listings(platform_id: str, values: Iterable[str], now: datetime) -> l
     digests = sorted({value_digest(value) for value in wanted})
     connection = BlacklistKey._meta.db  # inside in_transaction() this is the transaction's connection
     if connection.capabilities.dialect == "postgres":
-        rows = await connection.execute_query_dict(_LISTINGS_SQL, [digests, now, platform_id])
+        rows = await sql.fetch(_LISTINGS_SQL, [digests, now, platform_id])  # the caller's transaction, if any
         found = [
             _Listing(r["entry_id"], r["kind"], r["value"], r["platform_id"], Scope(r["scope"]), r["until"])
             for r in rows
@@ -252,8 +252,10 @@ async def _listed_values(platform_id: str, values: Sequence[str], now: datetime)
     return {listing.value for listing in await _listings(platform_id, values, now)}
 
 
-async def _exact_matches(platform_id: str, keys: SubjectKeys, now: datetime) -> list[Match]:
-    kind_of = {value: kind for kind, value in index_values(keys)}
+async def _exact_matches(
+    platform_id: str, keys: SubjectKeys, now: datetime, indexed: Sequence[tuple[MatchKey, str]] | None
+) -> list[Match]:
+    kind_of = {value: kind for kind, value in (index_values(keys) if indexed is None else indexed)}
     matches = {
         (row.entry_id, kind_of[row.value]): Match(
             key=kind_of[row.value],
@@ -320,10 +322,19 @@ async def _image_matches(platform_id: str, hashes: Sequence[int], now: datetime)
     return list(found.values())
 
 
-async def screen(platform_id: str, keys: SubjectKeys, *, subject_id: str | None = None) -> Screening:
-    """Decide CLEAR, REVIEW or BLOCK for these keys as seen by `platform_id`."""
+async def screen(
+    platform_id: str,
+    keys: SubjectKeys,
+    *,
+    subject_id: str | None = None,
+    indexed: Sequence[tuple[MatchKey, str]] | None = None,
+) -> Screening:
+    """Decide CLEAR, REVIEW or BLOCK for these keys as seen by `platform_id`.
+
+    `indexed`: `index_values(keys)`, for a caller that computed them already (names cost a pinyin reading).
+    """
     now = clock.now()
-    matches = await _exact_matches(platform_id, keys, now)
+    matches = await _exact_matches(platform_id, keys, now, indexed)
     if keys.avatar_hashes:
         matches += await _image_matches(platform_id, keys.avatar_hashes, now)
     if subject_id is not None:

@@ -30,8 +30,10 @@ from registry.pg import LaneClient, fetch_on
 from registry.validators.documents import VerifiedDocument
 
 # The platform's minimum age, the person holding the document (by its blind index under each index key
-# in use), and the performers of this role on the platform holding that person or that externalRef (a
-# null externalRef matches nothing): three reads in one statement, on SQLite too.
+# in use), and the performer of this role on the platform holding that externalRef (a null externalRef
+# matches nothing): three reads in one statement, on SQLite too. Each arm can probe a unique index with
+# every column bound: a join of performer and person, planned without statistics (a young table), was a
+# scan of the platform's performers (scripts/bench.py eligibility register), and so is an OR of the two.
 _KNOWN_SQL: Final = """
 SELECT 'platform' AS "row", NULL AS "id", NULL AS "person_id", NULL AS "external_ref", "minimum_age"
 FROM "platform" WHERE "id" = $1
@@ -39,9 +41,13 @@ UNION ALL
 SELECT 'person', "id", NULL, NULL, NULL FROM "person" WHERE "document_index" = ANY($2)
 UNION ALL
 SELECT 'performer', "id", "person_id", "external_ref", NULL FROM "performer"
-WHERE "platform_id" = $1 AND "role" = $3
-  AND ("person_id" IN (SELECT "id" FROM "person" WHERE "document_index" = ANY($2)) OR "external_ref" = $4)
+WHERE "platform_id" = $1 AND "role" = $3 AND "external_ref" = $4
 """
+# A person already known may hold a performer of the role: only then is it looked for.
+_PERSON_HOLDER_SQL: Final = (
+    'SELECT "id", "person_id", "external_ref" FROM "performer" WHERE "platform_id" = $1 AND "role" = $2 '
+    'AND "person_id" = $3'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,9 @@ async def known(platform_id: str, role: str, person_indexes: Sequence[str], exte
             holders.append(Holder(row["id"], row["person_id"], row["external_ref"]))
     if minimum_age is None:
         raise LookupError(f"platform {platform_id} does not exist")  # the caller's token was issued to it
+    if person_id is not None and all(holder.person_id != person_id for holder in holders):
+        rows = await sql.fetch(_PERSON_HOLDER_SQL, [platform_id, role, person_id])
+        holders += [Holder(row["id"], row["person_id"], row["external_ref"]) for row in rows]
     return Known(minimum_age, person_id, holders)
 
 
@@ -156,10 +165,7 @@ class Held:
         values = [_db_value(name, row[name]) for name in COLUMNS]
         digests = [value_digest(v) for v in strong]
         values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session, *link.values]
-        found = (await fetch_on(self.connection, _WRITE_SQL, values))[0]
-        if not found["chained"]:  # then nothing was written
-            raise LookupError(f"platform {row['platform_id']} has no audit chain")  # created with the platform
-        return bool(found["written"])
+        return bool((await fetch_on(self.connection, _WRITE_SQL, values))[0]["written"])
 
 
 # Every column of a performer, in the order `write` binds them.
@@ -176,16 +182,15 @@ _NOW = f"${COLUMNS.index('created_at') + 1}"
 _PLATFORM = f"${COLUMNS.index('platform_id') + 1}"
 # After the columns: the strong keys' digests and blind indexes (the re-screening), every key's kind and
 # blind index (identity_key), the onboarding session the registration completes, if any, and the audit
-# link. The link waits for the performer: its gate reads "written" before the chain's head is locked, so
-# a performer insert that waits on a concurrent twin's unique key never does so holding the head. Nothing
-# is written for a platform without a chain (created with the platform: it cannot happen), so the
-# performer is never stored without its audit event.
+# link (audit.services.link_ctes), which waits for the performer: a performer insert that waits on a
+# concurrent twin's unique key never does so holding the chain's head, and a platform without a chain
+# (created with the platform: it cannot happen) fails the statement rather than store a performer
+# without its audit event.
 _WRITE_SQL: Final = f"""
 WITH "written" AS (
     INSERT INTO "performer" ({", ".join(f'"{c}"' for c in COLUMNS)})
     SELECT {_SELECTED}
     WHERE NOT EXISTS ({screening.listed_sql(f"${_N + 1}", f"${_N + 2}", _NOW, _PLATFORM)})
-      AND EXISTS (SELECT 1 FROM "audit_head" WHERE "platform_id" = {_PLATFORM})
     RETURNING "id"
 ), "keys" AS (
     INSERT INTO "identity_key" ("subject_id", "platform_id", "kind", "value", "created_at")
@@ -195,9 +200,8 @@ WITH "written" AS (
 ), "session" AS (
     UPDATE "onboarding_session" SET "status" = 'COMPLETED', "performer_id" = w."id"
     FROM "written" w WHERE "onboarding_session"."id" = ${_N + 5}
-), {link_ctes(_N + 6, gate='EXISTS (SELECT 1 FROM "written")')}
-SELECT (SELECT count(*) FROM "written") AS "written",
-       EXISTS (SELECT 1 FROM "audit_head" WHERE "platform_id" = {_PLATFORM}) AS "chained"
+), {link_ctes(_N + 6, after_write="written")}
+SELECT (SELECT count(*) FROM "written") AS "written"
 """  # noqa: S608 (built from the model's column names and our own fragments; every value is bound)
 
 

@@ -22,7 +22,7 @@ from registry.audit.services import Change
 from registry.crypto import field_aad
 from registry.db import unique_violation
 from registry.enforcement import screening
-from registry.enforcement.screening import Decision, SubjectKeys
+from registry.enforcement.screening import Decision, MatchKey, SubjectKeys
 from registry.identities.services import create_person, person_for, person_indexes, person_key
 from registry.identity_provider import Verdict
 from registry.ids import new_id
@@ -321,7 +321,8 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     if earlier is not None:
         return earlier
     keys = _keys(checked)
-    result = await screening.screen(actor.platform_id, keys)
+    indexed = sorted(set(screening.index_values(keys)))
+    result = await screening.screen(actor.platform_id, keys, indexed=indexed)
     if result.decision is Decision.BLOCK:
         return Outcome(
             None, [problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input", "document")]
@@ -342,7 +343,7 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     }
     try:
         if checked.consent is None and registration_sql.available():
-            performer = await _write_at_once(actor, checked, keys, fields)
+            performer = await _write_at_once(actor, checked, keys, indexed, fields)
         else:
             # The person is created only now, for an applicant the blacklist did not stop.
             person_id = checked.known.person_id or (await create_person(checked.document)).id
@@ -448,9 +449,10 @@ async def _insert(actor: Actor, checked: _Checked, keys: SubjectKeys, fields: di
     return performer
 
 
-async def _write_at_once(actor: Actor, checked: _Checked, keys: SubjectKeys, fields: dict[str, object]) -> Performer:
+async def _write_at_once(
+    actor: Actor, checked: _Checked, keys: SubjectKeys, values: list[tuple[MatchKey, str]], fields: dict[str, object]
+) -> Performer:
     """What `_insert` does, under session-level identity locks and in one statement (registration_sql)."""
-    values = sorted(set(screening.index_values(keys)))
     strong = screening.strong_values(values)
     async with registration_sql.locked(strong, checked.known.person_id, checked.document) as held:
         now = clock.now()

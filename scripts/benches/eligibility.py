@@ -309,6 +309,8 @@ def _summary(rounds: list[Round], name: str) -> str:
     cpu = _median(rounds, lambda r: r[name].cpu_us_per_request)
     busy = _median(rounds, lambda r: (r[name].server_cpu_s or 0) / r[name].seconds if r[name].server_cpu_s else None)
     extra = "" if cpu is None or busy is None else f", {cpu:,.0f} µs CPU/req, server busy {busy:.0%} of a core"
+    database = _median(rounds, lambda r: r[name].database_cpu_us_per_request)
+    extra += "" if database is None else f", PostgreSQL {database:,.0f} µs CPU/req"
     return f"  {name:<24} median {rps:7,.0f} req/s, p99 {p99:6.1f} ms{extra}"
 
 

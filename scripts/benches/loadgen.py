@@ -42,6 +42,13 @@ class Phase:
     seconds: float
     latencies: list[float]  # seconds, sorted
     server_cpu_s: float | None
+    database_cpu_s: float | None = None  # a PostgreSQL server on this machine, all its processes
+
+    @property
+    def database_cpu_us_per_request(self) -> float | None:
+        if self.database_cpu_s is None or not self.requests:
+            return None
+        return self.database_cpu_s / self.requests * 1e6
 
     @property
     def rps(self) -> float:
@@ -111,16 +118,39 @@ def server_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_s() -> float | None:
+    """CPU seconds of every process of a PostgreSQL server on this machine (Linux /proc), or None.
+
+    Pooled connections live through a phase, so the difference over a phase is what the server spent on
+    it (a backend that ends meanwhile takes its share with it); the bench servers share this machine."""
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")] == "postgres":
+            fields = stat.rpartition(")")[2].split()
+            total, found = total + int(fields[11]) + int(fields[12]), True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
 async def drive(target: Target, seconds: float, concurrency: int) -> Phase:
     latencies: list[float] = []
-    cpu_before = server_cpu_s(target.pid)
+    cpu_before, db_before = server_cpu_s(target.pid), database_cpu_s()
     started = time.perf_counter()
     results = await asyncio.gather(*(_connection(target, started + seconds, latencies) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    cpu_after = server_cpu_s(target.pid)
-    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    cpu = _spent(cpu_before, server_cpu_s(target.pid))
+    database = _spent(db_before, database_cpu_s())
     latencies.sort()
-    return Phase(sum(r[0] for r in results), sum(r[1] for r in results), elapsed, latencies, cpu)
+    return Phase(sum(r[0] for r in results), sum(r[1] for r in results), elapsed, latencies, cpu, database)
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return after - before if before is not None and after is not None else None
 
 
 async def check(target: Target) -> None:

@@ -1,0 +1,84 @@
+"""Registration's own statements (registry/performers/registration_sql.py): what an adult's registration
+writes in one statement on PostgreSQL equals what the ORM path writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tortoise.context import TortoiseContext
+from tortoise.exceptions import IntegrityError
+
+from registry.actors import Actor, ActorKind
+from registry.audit.models import AuditEvent, AuditHead
+from registry.audit.services import verify_chain
+from registry.identities.models import IdentityKey, Person
+from registry.onboarding import services as onboarding
+from registry.onboarding.models import OnboardingSession
+from registry.performers import registration_sql
+from registry.performers import services as performers
+from registry.performers.models import Performer
+from registry.performers.services import RegisterInput
+from tests.conftest import make_platform
+from tests.factories import document, platform_actor, years_ago
+
+
+def adult(ref: str, years: int = 33) -> RegisterInput:
+    return RegisterInput(role="MARKETER", document=document(years_ago(years)), phone="13800138000", external_ref=ref)
+
+
+async def test_the_write_stores_what_the_orm_path_stores(db: TortoiseContext, database_url: str) -> None:
+    # SQLite takes the ORM path, PostgreSQL the one statement: the same rows and the same audit event.
+    platform = await make_platform()
+    outcome = await performers.register_performer(platform_actor(platform.id), adult("acct-1"))
+    performer = outcome.performer
+    assert outcome.problems == [] and performer is not None
+    stored = await Performer.get(id=performer.id)
+    for name in registration_sql.COLUMNS:
+        assert getattr(stored, name) == getattr(performer, name), name
+    assert await Person.exists(id=performer.person_id)
+    kinds = sorted(k.kind for k in await IdentityKey.filter(subject_id=performer.id, platform_id=platform.id))
+    assert kinds == ["DOCUMENT", "NAME_AND_BIRTHDATE", "PHONE"]
+    event = await AuditEvent.get(subject_id=performer.id)
+    data = json.loads(event.canonical)
+    assert (event.action, event.seq, data["seq"], data["data"]["status"]) == ("performer.registered", 2, 2, "VERIFIED")
+    head = await AuditHead.get(platform_id=platform.id)
+    assert (head.seq, head.hash, head.prev_hash) == (2, event.hash, event.prev_hash)
+    assert await verify_chain(platform.id) == (True, 2, None)
+    assert registration_sql.available() is database_url.startswith("postgres")
+
+
+async def test_a_client_registration_completes_its_onboarding_session(db: TortoiseContext) -> None:
+    platform = await make_platform()
+    started = await onboarding.start_session(platform_actor(platform.id), "MARKETER", "acct-7", 600)
+    client = Actor(ActorKind.ONBOARDING_CLIENT, platform.id, token_id="client-jti", session_id=started.id)
+    outcome = await performers.register_performer(client, adult("acct-7"))
+    assert outcome.problems == [] and outcome.performer is not None
+    session = await OnboardingSession.get(id=started.id)
+    assert (session.status, session.performer_id) == ("COMPLETED", outcome.performer.id)
+
+
+async def test_a_platform_without_an_audit_chain_stores_no_performer(db: TortoiseContext) -> None:
+    platform = await make_platform()
+    await AuditHead.filter(platform_id=platform.id).delete()
+    with pytest.raises((IntegrityError, LookupError)):  # the one statement fails; the ORM path raises
+        await performers.register_performer(platform_actor(platform.id), adult("acct-2"))
+    assert not await Performer.exists(platform_id=platform.id)
+    assert not await IdentityKey.exists(platform_id=platform.id)
+
+
+async def test_twins_of_one_external_ref_land_once(db: TortoiseContext, database_url: str) -> None:
+    # Two people, one externalRef, at once: their identity locks differ, so the unique key settles it,
+    # and the loser's write waits for the winner's without holding the audit chain's head.
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite serializes a process's transactions; the race needs PostgreSQL")
+    platform = await make_platform()
+    actor = platform_actor(platform.id)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(performers.register_performer(actor, adult("shared", 25 + n)) for n in range(8))), 10
+    )
+    landed = [o for o in outcomes if o.performer is not None]
+    assert len(landed) == 1 and await Performer.filter(platform_id=platform.id).count() == 1
+    assert all([p.code.value for p in o.problems] == ["DUPLICATE_EXTERNAL_REF"] for o in outcomes if o not in landed)
+    assert await verify_chain(platform.id) == (True, 2, None)

@@ -57,8 +57,9 @@ class LaneClient(AsyncpgDBClient):
     @asynccontextmanager
     async def held(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection of its own for autocommit statements that must share it (session-level advisory
-        locks: registry.performers.registration_sql). The caller leaves it as it found it; if the block
-        raises, the connection goes to the pool, which resets or discards it."""
+        locks: registry.performers.registration_sql). The caller must undo any session state before the
+        block ends, however it ends: released connections are not reset (registry.db.PooledConnection),
+        the pool only rolls back an open transaction. If the block raises, the connection goes to the pool."""
         if self._pool is None:
             async with self._pool_init_lock:
                 if self._pool is None:

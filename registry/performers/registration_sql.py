@@ -10,6 +10,7 @@ and the release of the locks. Minors (a guardian's consent) and SQLite take the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -121,8 +122,8 @@ async def locked(strong: Sequence[str], person_id: str | None, document: Verifie
     audit chain's head would stay locked from the write until COMMIT, across a wait in the event loop,
     and every registration of the platform would queue there (scripts/bench.py eligibility register).
     A ban takes the same keys in its transaction and so waits for the write to commit, or the write's
-    statement, which starts after the locks, sees the ban. Locks that could not be released end with
-    their connection. The block must use no other connection: with the pool drained by writers queued
+    statement, which starts after the locks, sees the ban. Locks that cannot be released end with their
+    connection. The block must use no other connection: with the pool drained by writers queued
     on these locks, it would wait for ever.
     """
     async with cast(LaneClient, get_connection("default")).held() as connection:
@@ -138,11 +139,22 @@ async def locked(strong: Sequence[str], person_id: str | None, document: Verifie
                     person_id = found[0]["id"]
             yield Held(connection, person_id)
         finally:
-            try:
-                await connection.execute(_UNLOCK_SQL)
-            except BaseException:
-                connection.terminate()  # the server releases a session's locks when it ends
-                raise
+            await _unlock(connection)
+
+
+async def _unlock(connection: asyncpg.Connection) -> None:
+    """Release the session's advisory locks or, if that fails, end the session, which releases them.
+
+    Never raises but for a cancellation: the write may have committed, and its answer must not be lost
+    to a connection that broke afterwards (the caller's own error, if any, goes on propagating).
+    """
+    try:
+        await connection.execute(_UNLOCK_SQL)
+    except asyncio.CancelledError:
+        connection.terminate()
+        raise
+    except Exception:  # any failure: the connection cannot be trusted with the locks
+        connection.terminate()
 
 
 @dataclass(frozen=True, slots=True)

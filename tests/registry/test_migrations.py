@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.cli.cli import tortoise_cli_context
@@ -14,7 +16,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 
 from registry.db import MIGRATIONS_CONFIG, tortoise_config
 from registry.migrate import apply_migrations
-from tests.conftest import PG_SKIP, PG_URL, _admin, _with_database
+from tests.conftest import PG_SKIP, PG_URL, _admin, _create_schema, _with_database
 
 
 async def test_models_and_migrations_agree() -> None:
@@ -78,3 +80,44 @@ async def test_heads_learn_the_link_before_them(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         heads = dict(conn.execute('SELECT "platform_id", "prev_hash" FROM "audit_head"').fetchall())
     assert heads == {"plt_a": "a" * 64, "plt_b": GENESIS_HASH}
+
+
+_PG_INDEXES = (
+    "SELECT tablename AS t, regexp_replace(indexdef, 'INDEX \\S+ ON', 'INDEX ON') AS d FROM pg_indexes "
+    "WHERE schemaname = 'public' AND tablename NOT LIKE 'tortoise%'"
+)
+
+
+def _sqlite_indexes(path: Path) -> set[tuple[str, str]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        return {(table, re.sub(r'INDEX (IF NOT EXISTS )?"?\w+"? ON', "INDEX ON", sql)) for table, sql in rows}
+
+
+async def test_migrated_sqlite_has_every_index_of_the_models(tmp_path: Path) -> None:
+    # The autodetector compares migration state with the models; this compares what the SQL really built.
+    await apply_migrations(f"sqlite://{tmp_path / 'migrated.sqlite3'}")
+    await _create_schema(f"sqlite://{tmp_path / 'models.sqlite3'}")
+    migrated, models = _sqlite_indexes(tmp_path / "migrated.sqlite3"), _sqlite_indexes(tmp_path / "models.sqlite3")
+    assert models - migrated == set() and migrated - models == set()
+
+
+async def test_migrated_postgres_has_every_index_of_the_models() -> None:
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    found: list[set[tuple[str, str]]] = []
+    for build in (apply_migrations, _create_schema):
+        name = f"livegate_indexes_{secrets.token_hex(4)}"
+        await _admin(f'CREATE DATABASE "{name}"')
+        try:
+            url = _with_database(PG_URL, name)
+            await build(url)
+            conn = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
+            try:
+                found.append({(row["t"], row["d"]) for row in await conn.fetch(_PG_INDEXES)})
+            finally:
+                await conn.close()
+        finally:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    migrated, models = found
+    assert models - migrated == set() and migrated - models == set()

@@ -4,7 +4,7 @@ PostgreSQL, the performer with its identity keys in one write.
 registerPerformer took 13 round trips, and on these machines each cost the gateway more CPU (the driver,
 the event loop, the socket: 50 to 100 µs) than most of the Python around it (scripts/bench.py
 eligibility register). A registration of an adult on PostgreSQL now makes five: this read, the
-blacklist screening, the identity locks (with the person's row if new), the write with its audit link,
+blacklist screening, the identity locks, the write (with the person's row if new, and the audit link),
 and the release of the locks. Minors (a guardian's consent) and SQLite take the ORM path in a transaction.
 """
 
@@ -19,12 +19,14 @@ from typing import Any, Final, cast
 import asyncpg
 from tortoise import fields
 from tortoise.connection import get_connection
+from tortoise.exceptions import IntegrityError
 
 from registry import sql
 from registry.audit.services import Link, link_ctes
 from registry.enforcement import screening
 from registry.enforcement.locks import lock_ids
 from registry.enforcement.models import value_digest
+from registry.identities.models import Person
 from registry.identities.services import new_person, person_indexes
 from registry.performers.models import Performer
 from registry.pg import LaneClient, fetch_on
@@ -92,29 +94,14 @@ def available() -> bool:
     return type(get_connection("default")) is LaneClient
 
 
-# The identity locks, taken at session level on the writer's own connection, and the person's row when
-# the applicant has none yet (committed at once: a person holds only a blind index).
-_LOCK_SQL: Final = """
-WITH "locked" AS (SELECT pg_advisory_lock(k) FROM unnest($1::bigint[]) AS k)
-SELECT count(*) AS "locks", NULL AS "person_id" FROM "locked"
-"""
-# The insert's condition reads "locked" first: the locks are held before the person's row is written, so
-# a twin registration waits on the locks, not on the row (which would wait on the locks in turn).
-_LOCK_AND_CREATE_SQL: Final = """
-WITH "locked" AS (SELECT pg_advisory_lock(k) FROM unnest($1::bigint[]) AS k),
-"created" AS (
-    INSERT INTO "person" ("id", "document_index", "created_at") SELECT $2::text, $3::text, $4::timestamptz
-    WHERE (SELECT count(*) FROM "locked") >= 0
-    ON CONFLICT ("document_index") DO NOTHING RETURNING "id"
-)
-SELECT (SELECT count(*) FROM "locked") AS "locks", (SELECT "id" FROM "created") AS "person_id"
-"""
+# The identity locks, taken at session level on the writer's own connection.
+_LOCK_SQL: Final = 'SELECT count(pg_advisory_lock(k)) AS "locks" FROM unnest($1::bigint[]) AS k'
 _PERSON_SQL: Final = 'SELECT "id" FROM "person" WHERE "document_index" = ANY($1::text[])'
 _UNLOCK_SQL: Final = "SELECT pg_advisory_unlock_all()"
 
 
 @asynccontextmanager
-async def locked(strong: Sequence[str], person_id: str | None, document: VerifiedDocument) -> AsyncIterator[Held]:
+async def locked(strong: Sequence[str]) -> AsyncIterator[Held]:
     """Hold the identity locks of these strong keys (registry.enforcement.locks) on a connection of its
     own, for `Held.write`, and release them when the block ends, however it ends.
 
@@ -123,21 +110,13 @@ async def locked(strong: Sequence[str], person_id: str | None, document: Verifie
     and every registration of the platform would queue there (scripts/bench.py eligibility register).
     A ban takes the same keys in its transaction and so waits for the write to commit, or the write's
     statement, which starts after the locks, sees the ban. Locks that cannot be released end with their
-    connection. The block must use no other connection: with the pool drained by writers queued
-    on these locks, it would wait for ever.
+    connection. The block must use no other connection: with the pool drained by writers queued on these
+    locks, it would wait for ever.
     """
     async with cast(LaneClient, get_connection("default")).held() as connection:
         try:
-            if person_id is not None:
-                await fetch_on(connection, _LOCK_SQL, [lock_ids(strong)])
-            else:
-                person = new_person(document)
-                values = [lock_ids(strong), person.id, person.document_index, person.created_at]
-                person_id = (await fetch_on(connection, _LOCK_AND_CREATE_SQL, values))[0]["person_id"]
-                if person_id is None:  # a concurrent creator won, and has committed
-                    found = await fetch_on(connection, _PERSON_SQL, [person_indexes(document)])
-                    person_id = found[0]["id"]
-            yield Held(connection, person_id)
+            await fetch_on(connection, _LOCK_SQL, [lock_ids(strong)])
+            yield Held(connection)
         finally:
             await _unlock(connection)
 
@@ -160,24 +139,40 @@ async def _unlock(connection: asyncpg.Connection) -> None:
 @dataclass(frozen=True, slots=True)
 class Held:
     connection: asyncpg.Connection
-    person_id: str  # the applicant's person, found or created
 
     async def write(
-        self, row: dict[str, Any], strong: Sequence[str], keys: Sequence[tuple[str, str]], session: str | None,
-        link: Link,
-    ) -> bool:  # fmt: skip
-        """Insert the performer, its keys and its audit event, and complete the onboarding session, in
-        one statement that commits by itself; unless an entry in force holds one of its strong keys
-        (False, and nothing is written).
+        self, row: dict[str, Any], document: VerifiedDocument, strong: Sequence[str], keys: Sequence[tuple[str, str]],
+        session: str | None, link: Link,
+    ) -> str | None:  # fmt: skip
+        """Insert the performer (and its person, when `row["person_id"]` is None), its keys and its audit
+        event, and complete the onboarding session, in one statement that commits by itself; the person's
+        id, or None when an entry in force holds one of the strong keys (then nothing is written).
 
         The statement's snapshot is taken after the identity locks, so it sees every ban that committed
         before them. A performer that breaks a unique constraint raises IntegrityError, as the ORM's
         insert would.
         """
+        person = new_person(document) if row["person_id"] is None else None
+        try:
+            return await self._write(row, person, strong, keys, session, link)
+        except IntegrityError as exc:
+            if person is None or getattr(exc.args[0] if exc.args else None, "column_name", None) != "person_id":
+                raise
+        # Another writer (a guardian's consent, a legal representative: they take no identity lock) created
+        # the person since this statement's snapshot: its row is committed, and is the one to use.
+        found = await fetch_on(self.connection, _PERSON_SQL, [person_indexes(document)])
+        return await self._write({**row, "person_id": found[0]["id"]}, None, strong, keys, session, link)
+
+    async def _write(
+        self, row: dict[str, Any], person: Person | None, strong: Sequence[str], keys: Sequence[tuple[str, str]],
+        session: str | None, link: Link,
+    ) -> str | None:  # fmt: skip
         values = [_db_value(name, row[name]) for name in COLUMNS]
         digests = [value_digest(v) for v in strong]
-        values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session, *link.values]
-        return bool((await fetch_on(self.connection, _WRITE_SQL, values))[0]["written"])
+        values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session]
+        values += [person.id, person.document_index] if person is not None else [None, None]
+        found = (await fetch_on(self.connection, _WRITE_SQL, [*values, *link.values]))[0]
+        return found["person_id"] if found["written"] else None
 
 
 # Every column of a performer, in the order `write` binds them.
@@ -187,23 +182,33 @@ _CASTS: Final = {fields.CharField: "text", fields.TextField: "text", fields.Date
                  fields.JSONField: "jsonb"}  # fmt: skip
 _SELECTED: Final = ", ".join(
     f"${i}::{_CASTS[type(Performer._meta.fields_map[name])]}"
+    if name != "person_id"
+    else f'COALESCE(${i}::text, (SELECT "id" FROM "person_created"))'  # noqa: S608 (a new person: created here)
     for i, name in enumerate(Performer._meta.fields_db_projection, start=1)
 )
 _N = len(COLUMNS)
 _NOW = f"${COLUMNS.index('created_at') + 1}"
 _PLATFORM = f"${COLUMNS.index('platform_id') + 1}"
 # After the columns: the strong keys' digests and blind indexes (the re-screening), every key's kind and
-# blind index (identity_key), the onboarding session the registration completes, if any, and the audit
-# link (audit.services.link_ctes), which waits for the performer: a performer insert that waits on a
-# concurrent twin's unique key never does so holding the chain's head, and a platform without a chain
-# (created with the platform: it cannot happen) fails the statement rather than store a performer
-# without its audit event.
+# blind index (identity_key), the onboarding session the registration completes, if any, a new person's
+# id and blind index (or nulls), and the audit link (audit.services.link_ctes), which waits for the
+# performer: a performer insert that waits on a concurrent twin's unique key never does so holding the
+# chain's head, and a platform without a chain (created with the platform: it cannot happen) fails the
+# statement rather than store a performer without its audit event. A new person that a concurrent
+# writer created first leaves the performer's person null: the statement fails, and `Held.write` tries
+# again with that person.
 _WRITE_SQL: Final = f"""
-WITH "written" AS (
+WITH "listed" AS ({screening.listed_sql(f"${_N + 1}", f"${_N + 2}", _NOW, _PLATFORM)} LIMIT 1
+), "person_created" AS (
+    INSERT INTO "person" ("id", "document_index", "created_at")
+    SELECT ${_N + 6}::text, ${_N + 7}::text, {_NOW}::timestamptz
+    WHERE ${_N + 6}::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "listed")
+    ON CONFLICT ("document_index") DO NOTHING RETURNING "id"
+), "written" AS (
     INSERT INTO "performer" ({", ".join(f'"{c}"' for c in COLUMNS)})
     SELECT {_SELECTED}
-    WHERE NOT EXISTS ({screening.listed_sql(f"${_N + 1}", f"${_N + 2}", _NOW, _PLATFORM)})
-    RETURNING "id"
+    WHERE NOT EXISTS (SELECT 1 FROM "listed")
+    RETURNING "id", "person_id"
 ), "keys" AS (
     INSERT INTO "identity_key" ("subject_id", "platform_id", "kind", "value", "created_at")
     SELECT w."id", {_PLATFORM}, k."kind", k."value", {_NOW}
@@ -212,8 +217,8 @@ WITH "written" AS (
 ), "session" AS (
     UPDATE "onboarding_session" SET "status" = 'COMPLETED', "performer_id" = w."id"
     FROM "written" w WHERE "onboarding_session"."id" = ${_N + 5}
-), {link_ctes(_N + 6, after_write="written")}
-SELECT (SELECT count(*) FROM "written") AS "written"
+), {link_ctes(_N + 8, after_write="written")}
+SELECT (SELECT count(*) FROM "written") AS "written", (SELECT "person_id" FROM "written") AS "person_id"
 """  # noqa: S608 (built from the model's column names and our own fragments; every value is bound)
 
 

@@ -454,17 +454,17 @@ async def _write_at_once(
 ) -> Performer:
     """What `_insert` does, under session-level identity locks and in one statement (registration_sql)."""
     strong = screening.strong_values(values)
-    async with registration_sql.locked(strong, checked.known.person_id, checked.document) as held:
-        now = clock.now()
-        row = {**fields, "person_id": held.person_id, "training_completed_at": None, "created_at": now,
-               "updated_at": now}  # fmt: skip
-        performer = Performer.construct(_saved_in_db=True, **row)
-        link = audit.services.prepare_link(
-            actor, Change("performer.registered", performer.id, _audit_data(performer, keys))
-        )
-        if not await held.write(row, strong, [(k.value, v) for k, v in values], actor.session_id, link):
-            raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
-    return performer
+    now = clock.now()
+    row = {**fields, "person_id": checked.known.person_id, "training_completed_at": None, "created_at": now,
+           "updated_at": now}  # fmt: skip
+    data = _audit_data(Performer.construct(_saved_in_db=True, **row), keys)  # holds no person id
+    link = audit.services.prepare_link(actor, Change("performer.registered", str(row["id"]), data))
+    kinds = [(k.value, v) for k, v in values]
+    async with registration_sql.locked(strong) as held:
+        person_id = await held.write(row, checked.document, strong, kinds, actor.session_id, link)
+    if person_id is None:
+        raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
+    return Performer.construct(_saved_in_db=True, **{**row, "person_id": person_id})
 
 
 def _audit_data(performer: Performer, keys: SubjectKeys) -> dict[str, object]:

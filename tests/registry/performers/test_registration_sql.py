@@ -14,12 +14,14 @@ from registry.actors import Actor, ActorKind
 from registry.audit.models import AuditEvent, AuditHead
 from registry.audit.services import verify_chain
 from registry.identities.models import IdentityKey, Person
+from registry.identities.services import create_person
 from registry.onboarding import services as onboarding
 from registry.onboarding.models import OnboardingSession
 from registry.performers import registration_sql
 from registry.performers import services as performers
 from registry.performers.models import Performer
 from registry.performers.services import RegisterInput
+from registry.validators.documents import validate_document
 from tests.conftest import make_platform
 from tests.factories import document, platform_actor, years_ago
 
@@ -81,4 +83,38 @@ async def test_twins_of_one_external_ref_land_once(db: TortoiseContext, database
     landed = [o for o in outcomes if o.performer is not None]
     assert len(landed) == 1 and await Performer.filter(platform_id=platform.id).count() == 1
     assert all([p.code.value for p in o.problems] == ["DUPLICATE_EXTERNAL_REF"] for o in outcomes if o not in landed)
+    assert await verify_chain(platform.id) == (True, 2, None)
+
+
+async def test_a_person_created_meanwhile_is_the_one_registered(
+    db: TortoiseContext, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guardians and legal representatives get their person without identity locks: when one is created
+    # between the registration's read and its write, the write fails on the person and tries again with it.
+    if not database_url.startswith("postgres"):
+        pytest.skip("the one-statement write is PostgreSQL's")
+    platform = await make_platform()
+    data = adult("acct-9", 47)
+    verified = validate_document(data.document, today=years_ago(0))[0]
+    assert verified is not None
+    locked, release = asyncio.Event(), asyncio.Event()
+    real = registration_sql.fetch_on
+
+    async def fetch_then_wait(connection: object, query: str, values: list[object]) -> list[dict[str, object]]:
+        rows = await real(connection, query, values)  # type: ignore[arg-type]
+        if "pg_advisory_lock(" in query:
+            locked.set()
+            await release.wait()
+        return rows
+
+    monkeypatch.setattr(registration_sql, "fetch_on", fetch_then_wait)
+    registration = asyncio.create_task(performers.register_performer(platform_actor(platform.id), data))
+    await locked.wait()
+    meanwhile = await create_person(verified)  # as a guardian's consent would
+    release.set()
+    outcome = await registration
+    assert outcome.problems == [] and outcome.performer is not None
+    assert outcome.performer.person_id == meanwhile.id
+    assert (await Performer.get(id=outcome.performer.id)).person_id == meanwhile.id
+    assert await Person.filter(document_index=meanwhile.document_index).count() == 1
     assert await verify_chain(platform.id) == (True, 2, None)

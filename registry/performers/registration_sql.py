@@ -5,7 +5,8 @@ registerPerformer took 13 round trips, and on these machines each cost the gatew
 the event loop, the socket: 50 to 100 µs) than most of the Python around it (scripts/bench.py
 eligibility register). A registration of an adult on PostgreSQL now makes five: this read, the
 blacklist screening, the identity locks, the write (with the person's row if new, and the audit link),
-and the release of the locks. Minors (a guardian's consent) and SQLite take the ORM path in a transaction.
+and the release of the locks; six when the person is known already (a second read looks for its earlier
+performer). Minors (a guardian's consent), SQLite and callers inside a transaction take the ORM path.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class Held:
             if person is None or getattr(exc.args[0] if exc.args else None, "column_name", None) != "person_id":
                 raise
         # Another writer (a guardian's consent, a legal representative: they take no identity lock) created
-        # the person since this statement's snapshot: its row is committed, and is the one to use.
+        # the person after the registration found none: its row is committed, and is the one to use.
         found = await fetch_on(self.connection, _PERSON_SQL, [person_indexes(document)])
         return await self._write({**row, "person_id": found[0]["id"]}, None, strong, keys, session, link)
 

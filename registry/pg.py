@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
+from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContext, TransactionContextPooled
 from tortoise.connection import get_connections
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
@@ -47,7 +47,7 @@ class LaneClient(AsyncpgDBClient):
             rows = await connection.fetch(query, *values)
         except BaseException as exc:
             await pool.release(connection)
-            _raise_translated(exc)
+            raise_translated(exc)
         await self._give_back(pool, connection)
         return [dict(row) for row in rows]
 
@@ -60,10 +60,7 @@ class LaneClient(AsyncpgDBClient):
         locks: registry.performers.registration_sql). The caller must undo any session state before the
         block ends, however it ends: released connections are not reset (registry.db.PooledConnection),
         the pool only rolls back an open transaction. If the block raises, the connection goes to the pool."""
-        if self._pool is None:
-            async with self._pool_init_lock:
-                if self._pool is None:
-                    await self.create_connection(with_db=True)
+        await PoolConnectionWrapper(self, self._pool_init_lock).ensure_connection()  # creates the pool once
         pool = self._pool
         connection = await self._take(pool)
         try:
@@ -161,7 +158,7 @@ async def fetch_on(connection: asyncpg.Connection, query: str, values: Sequence[
     try:
         rows = await connection.fetch(query, *values)
     except BaseException as exc:
-        _raise_translated(exc)
+        raise_translated(exc)
     return [dict(row) for row in rows]
 
 
@@ -177,7 +174,8 @@ def _open(connection: asyncpg.Connection) -> bool:
         return False
 
 
-def _raise_translated(exc: BaseException) -> NoReturn:
+def raise_translated(exc: BaseException) -> NoReturn:
+    """Raise `exc` as Tortoise would have raised it from one of its own statements."""
     translated = translated_error(exc)
     if translated is exc:
         raise exc

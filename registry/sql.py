@@ -16,7 +16,7 @@ from tortoise.backends.asyncpg.client import TransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
 
-from registry.pg import LaneClient, fetch_in_transaction, translated_error
+from registry.pg import LaneClient, fetch_in_transaction, raise_translated
 
 _PARAMETER = re.compile(r"= ANY\(\$(\d+)\)|\$(\d+)")
 
@@ -63,7 +63,4 @@ async def copy_records(
         try:
             await raw.copy_records_to_table(table, records=records, columns=list(columns))
         except asyncpg.PostgresError as exc:
-            translated = translated_error(exc)  # as Tortoise translates the errors of its own statements
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_translated(exc)

@@ -21,7 +21,6 @@ from registry.enforcement import services as enforcement
 from registry.enforcement.locks import lock_for_bulk_screening, lock_id, lock_identities
 from registry.enforcement.models import BlacklistEntry
 from registry.enforcement.screening import Scope
-from registry.performers import registration_sql
 from registry.performers.eligibility import Reason, live_eligibility
 from registry.performers.models import Performer
 from registry.problems import ProblemCode
@@ -30,7 +29,14 @@ from registry.suppliers import services as suppliers
 from registry.suppliers.models import Supplier
 from tests.conftest import make_platform
 from tests.factories import credit_code, platform_actor, resident_id, years_ago
-from tests.registry.enforcement.helpers import actor, add_entry, codes, doc_key, register
+from tests.registry.enforcement.helpers import (
+    actor,
+    add_entry,
+    codes,
+    doc_key,
+    pause_the_write_after_its_locks,
+    register,
+)
 from tests.registry.suppliers.helpers import supplier
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -68,16 +74,7 @@ def pause_registration_in_its_locks(
 ) -> None:
     """Hold a registration right after it took the identity locks, on either path."""
     monkeypatch.setattr(screening, "lock_identities", pausing(lock_identities, paused, release))  # the ORM path
-    real = registration_sql.fetch_on
-
-    async def fetch_then_wait(connection: object, query: str, values: list[object]) -> list[dict[str, object]]:
-        rows = await real(connection, query, values)  # type: ignore[arg-type]
-        if "pg_advisory_lock(" in query:
-            paused.set()
-            await release.wait()
-        return rows
-
-    monkeypatch.setattr(registration_sql, "fetch_on", fetch_then_wait)
+    pause_the_write_after_its_locks(monkeypatch, paused, release)
 
 
 async def advisory_locks_held() -> int:

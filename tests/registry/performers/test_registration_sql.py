@@ -24,6 +24,7 @@ from registry.performers.services import RegisterInput
 from registry.validators.documents import validate_document
 from tests.conftest import make_platform
 from tests.factories import document, platform_actor, years_ago
+from tests.registry.enforcement.helpers import pause_the_write_after_its_locks
 
 
 def adult(ref: str, years: int = 33) -> RegisterInput:
@@ -98,16 +99,7 @@ async def test_a_person_created_meanwhile_is_the_one_registered(
     verified = validate_document(data.document, today=years_ago(0))[0]
     assert verified is not None
     locked, release = asyncio.Event(), asyncio.Event()
-    real = registration_sql.fetch_on
-
-    async def fetch_then_wait(connection: object, query: str, values: list[object]) -> list[dict[str, object]]:
-        rows = await real(connection, query, values)  # type: ignore[arg-type]
-        if "pg_advisory_lock(" in query:
-            locked.set()
-            await release.wait()
-        return rows
-
-    monkeypatch.setattr(registration_sql, "fetch_on", fetch_then_wait)
+    pause_the_write_after_its_locks(monkeypatch, locked, release)
     registration = asyncio.create_task(performers.register_performer(platform_actor(platform.id), data))
     await locked.wait()
     meanwhile = await create_person(verified)  # as a guardian's consent would

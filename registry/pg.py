@@ -20,13 +20,12 @@ transaction's connection directly, under the wrapper's lock, as Tortoise's own w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContext, TransactionContextPooled
+from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
 from tortoise.connection import get_connections
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
@@ -53,22 +52,6 @@ class LaneClient(AsyncpgDBClient):
 
     def _in_transaction(self) -> TransactionContext:
         return _LaneTransaction(TransactionWrapper(self), self._pool_init_lock)
-
-    @asynccontextmanager
-    async def held(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection of its own for autocommit statements that must share it (session-level advisory
-        locks: registry.performers.registration_sql). The caller must undo any session state before the
-        block ends, however it ends: released connections are not reset (registry.db.PooledConnection),
-        the pool only rolls back an open transaction. If the block raises, the connection goes to the pool."""
-        await PoolConnectionWrapper(self, self._pool_init_lock).ensure_connection()  # creates the pool once
-        pool = self._pool
-        connection = await self._take(pool)
-        try:
-            yield connection
-        except BaseException:
-            await pool.release(connection)
-            raise
-        await self._give_back(pool, connection)
 
     async def _take(self, pool: asyncpg.Pool) -> asyncpg.Connection:
         """A held connection that is still open, else one from the pool."""

@@ -31,6 +31,7 @@ from registry.avatars.storage import LocalBlobStore
 from registry.config import RegistryConfig, configure
 from registry.crypto import BlindIndexer, Keyring, Vault
 from registry.db import tortoise_config
+from registry.enforcement import screening
 from registry.performers.eligibility_cache import CACHE
 from registry.platforms import services as platforms
 
@@ -61,6 +62,10 @@ async def _create_schema(url: str) -> None:
     async with context:
         await context.init(config=tortoise_config(url))
         await context.generate_schemas(safe=False)
+        client = context.connections.get("default")
+        if client.capabilities.dialect == "postgres":  # what the models cannot declare (migration 0006)
+            for routine in screening.ROUTINES:
+                await client.execute_script(routine)
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ Order within a transaction: the subject's row lock (if any), then identity locks
 lock), then the audit chain head (audit.services.record): every writer takes them in this order, so
 none waits in a cycle.
 
-An adult's registration on PostgreSQL takes the same identity locks at session level instead, before
-its one autocommit write statement, and releases them after it committed
-(registry.performers.registration_sql.locked): the same exclusion, without a transaction held open.
+An adult's registration on PostgreSQL takes the same identity locks inside its one autocommit write
+statement, first, and re-screens under a snapshot taken after them (screening.locked_listed_sql); it
+takes no row lock before them, and the audit chain head last, as above.
 """
 
 from __future__ import annotations

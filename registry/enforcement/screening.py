@@ -387,14 +387,34 @@ FOREVER: Final = datetime(9999, 12, 31, tzinfo=UTC)
 _STRONG_LIST: Final = ", ".join(f"'{kind}'" for kind in _STRONG_KINDS)
 
 
-def listed_sql(digests: str, values: str, now: str, platform: str) -> str:
-    """A subquery with a row when an entry in force that the platform sees holds one of these blind
-    indexes (the rule of `_listings`), for a writer that re-screens in the statement that writes."""
-    return f"""
-SELECT 1 FROM "blacklist_key" lk JOIN "blacklist_entry" le ON le."id" = lk."entry_id"
-WHERE lk."digest" = ANY({digests}::bigint[]) AND lk."value" = ANY({values}::text[])
-  AND le."removed_at" IS NULL AND (le."until" IS NULL OR le."until" > {now})
-  AND (le."platform_id" = {platform} OR le."scope" = 'JOINT')"""  # noqa: S608 (expressions of our own statements)
+# An adult's registration on PostgreSQL (registry.performers.registration_sql) takes the identity locks of
+# its strong keys and re-screens them inside its one write statement. That statement's snapshot is taken
+# before it waits for the locks, so it could miss a ban committed meanwhile; the queries of a VOLATILE
+# function take snapshots of their own (READ COMMITTED), so this one, run after the locks are granted, sees
+# every ban committed before. The rule is `_listings`'. Migration 0006 created it; test databases, built
+# from the models, install ROUTINES (tests/registry/test_migrations.py compares the two).
+LOCKED_LISTED: Final = "livegate_locked_listed"
+ROUTINES: Final = (
+    f"""CREATE OR REPLACE FUNCTION "{LOCKED_LISTED}"(
+    p_locks bigint[], p_digests bigint[], p_values text[], p_now timestamptz, p_platform text
+) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(k) FROM unnest(p_locks) AS k;  -- in the array's order
+    RETURN EXISTS (
+        SELECT 1 FROM "blacklist_key" lk JOIN "blacklist_entry" le ON le."id" = lk."entry_id"
+        WHERE lk."digest" = ANY(p_digests) AND lk."value" = ANY(p_values)
+          AND le."removed_at" IS NULL AND (le."until" IS NULL OR le."until" > p_now)
+          AND (le."platform_id" = p_platform OR le."scope" = 'JOINT'));
+END $$""",  # noqa: S608 (our own name; the function binds its arguments)
+)
+
+
+def locked_listed_sql(locks: str, digests: str, values: str, now: str, platform: str) -> str:
+    """A boolean expression for a writer's statement: take the identity locks `locks` (ascending,
+    registry.enforcement.locks.lock_ids) until the transaction ends, then tell whether an entry in force
+    that the platform sees holds one of these blind indexes. The arguments are SQL expressions."""
+    arguments = f"{locks}::bigint[], {digests}::bigint[], {values}::text[], {now}::timestamptz, {platform}::text"
+    return f'"{LOCKED_LISTED}"({arguments})'
 
 
 def listed_until_sql(subject: str, now: str, platform: str) -> str:

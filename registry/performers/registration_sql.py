@@ -3,21 +3,19 @@ PostgreSQL, the performer with its identity keys in one write.
 
 registerPerformer took 13 round trips, and on these machines each cost the gateway more CPU (the driver,
 the event loop, the socket: 50 to 100 µs) than most of the Python around it (scripts/bench.py
-eligibility register). A registration of an adult on PostgreSQL now makes five: this read, the
-blacklist screening, the identity locks, the write (with the person's row if new, and the audit link),
-and the release of the locks; six when the person is known already (a second read looks for its earlier
-performer). Minors (a guardian's consent), SQLite and callers inside a transaction take the ORM path.
+eligibility register). A registration of an adult on PostgreSQL now makes three: this read, the
+blacklist screening, and the write, which takes the identity locks, re-screens, and stores the person
+(if new), the performer, its keys and its audit event; four when the person is known already (a second
+read looks for its earlier performer). Minors (a guardian's consent), SQLite and callers inside a
+transaction take the ORM path.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
-import asyncpg
 from tortoise import fields
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
@@ -30,7 +28,7 @@ from registry.enforcement.models import value_digest
 from registry.identities.models import Person
 from registry.identities.services import new_person, person_indexes
 from registry.performers.models import Performer
-from registry.pg import LaneClient, fetch_on
+from registry.pg import LaneClient
 from registry.validators.documents import VerifiedDocument
 
 # The platform's minimum age, the person holding the document (by its blind index under each index key
@@ -95,85 +93,45 @@ def available() -> bool:
     return type(get_connection("default")) is LaneClient
 
 
-# The identity locks, taken at session level on the writer's own connection.
-_LOCK_SQL: Final = 'SELECT count(pg_advisory_lock(k)) AS "locks" FROM unnest($1::bigint[]) AS k'
 _PERSON_SQL: Final = 'SELECT "id" FROM "person" WHERE "document_index" = ANY($1::text[])'
-_UNLOCK_SQL: Final = "SELECT pg_advisory_unlock_all()"
 
 
-@asynccontextmanager
-async def locked(strong: Sequence[str]) -> AsyncIterator[Held]:
-    """Hold the identity locks of these strong keys (registry.enforcement.locks) on a connection of its
-    own, for `Held.write`, and release them when the block ends, however it ends.
+async def write(
+    row: dict[str, Any], document: VerifiedDocument, strong: Sequence[str], keys: Sequence[tuple[str, str]],
+    session: str | None, link: Link,
+) -> str | None:  # fmt: skip
+    """Insert the performer (and its person, when `row["person_id"]` is None), its keys and its audit
+    event, and complete the onboarding session, in one statement that commits by itself; the person's id,
+    or None when an entry in force holds one of the strong keys (then nothing is written).
 
-    They are session-level locks, so that the write can commit by itself: held in a transaction, the
-    audit chain's head would stay locked from the write until COMMIT, across a wait in the event loop,
-    and every registration of the platform would queue there (scripts/bench.py eligibility register).
-    A ban takes the same keys in its transaction and so waits for the write to commit, or the write's
-    statement, which starts after the locks, sees the ban. Locks that cannot be released end with their
-    connection. The block must use no other connection: with the pool drained by writers queued on these
-    locks, it would wait for ever.
+    The statement first takes the identity locks of the strong keys (registry.enforcement.locks), then
+    re-screens them under a snapshot of its own (screening.locked_listed_sql): a ban, which takes the same
+    locks in its transaction, waits for this statement to commit, or is seen by it. A performer that
+    breaks a unique constraint raises IntegrityError, as the ORM's insert would.
     """
-    async with cast(LaneClient, get_connection("default")).held() as connection:
-        try:
-            await fetch_on(connection, _LOCK_SQL, [lock_ids(strong)])
-            yield Held(connection)
-        finally:
-            await _unlock(connection)
-
-
-async def _unlock(connection: asyncpg.Connection) -> None:
-    """Release the session's advisory locks or, if that fails, end the session, which releases them.
-
-    Never raises but for a cancellation: the write may have committed, and its answer must not be lost
-    to a connection that broke afterwards (the caller's own error, if any, goes on propagating).
-    """
+    person = new_person(document) if row["person_id"] is None else None
     try:
-        await connection.execute(_UNLOCK_SQL)
-    except asyncio.CancelledError:
-        connection.terminate()
-        raise
-    except Exception:  # any failure: the connection cannot be trusted with the locks
-        connection.terminate()
+        return await _write(row, person, strong, keys, session, link)
+    except IntegrityError as exc:
+        if person is None or getattr(exc.args[0] if exc.args else None, "column_name", None) != "person_id":
+            raise
+    # Another writer (a guardian's consent, a legal representative: they take no identity lock) created
+    # the person after the registration found none: its row is committed, and is the one to use.
+    found = await sql.fetch(_PERSON_SQL, [person_indexes(document)])
+    return await _write({**row, "person_id": found[0]["id"]}, None, strong, keys, session, link)
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    connection: asyncpg.Connection
-
-    async def write(
-        self, row: dict[str, Any], document: VerifiedDocument, strong: Sequence[str], keys: Sequence[tuple[str, str]],
-        session: str | None, link: Link,
-    ) -> str | None:  # fmt: skip
-        """Insert the performer (and its person, when `row["person_id"]` is None), its keys and its audit
-        event, and complete the onboarding session, in one statement that commits by itself; the person's
-        id, or None when an entry in force holds one of the strong keys (then nothing is written).
-
-        The statement's snapshot is taken after the identity locks, so it sees every ban that committed
-        before them. A performer that breaks a unique constraint raises IntegrityError, as the ORM's
-        insert would.
-        """
-        person = new_person(document) if row["person_id"] is None else None
-        try:
-            return await self._write(row, person, strong, keys, session, link)
-        except IntegrityError as exc:
-            if person is None or getattr(exc.args[0] if exc.args else None, "column_name", None) != "person_id":
-                raise
-        # Another writer (a guardian's consent, a legal representative: they take no identity lock) created
-        # the person after the registration found none: its row is committed, and is the one to use.
-        found = await fetch_on(self.connection, _PERSON_SQL, [person_indexes(document)])
-        return await self._write({**row, "person_id": found[0]["id"]}, None, strong, keys, session, link)
-
-    async def _write(
-        self, row: dict[str, Any], person: Person | None, strong: Sequence[str], keys: Sequence[tuple[str, str]],
-        session: str | None, link: Link,
-    ) -> str | None:  # fmt: skip
-        values = [_db_value(name, row[name]) for name in COLUMNS]
-        digests = [value_digest(v) for v in strong]
-        values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session]
-        values += [person.id, person.document_index] if person is not None else [None, None]
-        found = (await fetch_on(self.connection, _WRITE_SQL, [*values, *link.values]))[0]
-        return found["person_id"] if found["written"] else None
+async def _write(
+    row: dict[str, Any], person: Person | None, strong: Sequence[str], keys: Sequence[tuple[str, str]],
+    session: str | None, link: Link,
+) -> str | None:  # fmt: skip
+    values = [_db_value(name, row[name]) for name in COLUMNS]
+    digests = [value_digest(v) for v in strong]
+    values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session]
+    values += [person.id, person.document_index] if person is not None else [None, None]
+    values.append(lock_ids(strong))
+    found = (await sql.fetch(_WRITE_SQL, [*values, *link.values]))[0]
+    return found["person_id"] if found["written"] else None
 
 
 # Every column of a performer, in the order `write` binds them.
@@ -192,14 +150,17 @@ _NOW = f"${COLUMNS.index('created_at') + 1}"
 _PLATFORM = f"${COLUMNS.index('platform_id') + 1}"
 # After the columns: the strong keys' digests and blind indexes (the re-screening), every key's kind and
 # blind index (identity_key), the onboarding session the registration completes, if any, a new person's
-# id and blind index (or nulls), and the audit link (audit.services.link_ctes), which waits for the
+# id and blind index (or nulls), the identity locks, and the audit link (audit.services.link_ctes). The
+# locks come first: "listed" is the first thing each insert evaluates, and it is evaluated once
+# (MATERIALIZED; a volatile call is never inlined anyway). The audit link waits for the
 # performer: a performer insert that waits on a concurrent twin's unique key never does so holding the
 # chain's head, and a platform without a chain (created with the platform: it cannot happen) fails the
 # statement rather than store a performer without its audit event. A new person that a concurrent
-# writer created first leaves the performer's person null: the statement fails, and `Held.write` tries
-# again with that person.
+# writer created first leaves the performer's person null: the statement fails, and `write` tries again
+# with that person.
 _WRITE_SQL: Final = f"""
-WITH "listed" AS ({screening.listed_sql(f"${_N + 1}", f"${_N + 2}", _NOW, _PLATFORM)} LIMIT 1
+WITH "listed" AS MATERIALIZED (
+    SELECT 1 WHERE {screening.locked_listed_sql(f"${_N + 8}", f"${_N + 1}", f"${_N + 2}", _NOW, _PLATFORM)}
 ), "person_created" AS (
     INSERT INTO "person" ("id", "document_index", "created_at")
     SELECT ${_N + 6}::text, ${_N + 7}::text, {_NOW}::timestamptz
@@ -218,7 +179,7 @@ WITH "listed" AS ({screening.listed_sql(f"${_N + 1}", f"${_N + 2}", _NOW, _PLATF
 ), "session" AS (
     UPDATE "onboarding_session" SET "status" = 'COMPLETED', "performer_id" = w."id"
     FROM "written" w WHERE "onboarding_session"."id" = ${_N + 5}
-), {link_ctes(_N + 8, after_write="written")}
+), {link_ctes(_N + 9, after_write="written")}
 SELECT (SELECT count(*) FROM "written") AS "written", (SELECT "person_id" FROM "written") AS "person_id"
 """  # noqa: S608 (built from the model's column names and our own fragments; every value is bound)
 

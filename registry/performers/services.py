@@ -452,7 +452,7 @@ async def _insert(actor: Actor, checked: _Checked, keys: SubjectKeys, fields: di
 async def _write_at_once(
     actor: Actor, checked: _Checked, keys: SubjectKeys, values: list[tuple[MatchKey, str]], fields: dict[str, object]
 ) -> Performer:
-    """What `_insert` does, under session-level identity locks and in one statement (registration_sql)."""
+    """What `_insert` does, identity locks included, in one statement (registration_sql.write)."""
     strong = screening.strong_values(values)
     now = clock.now()
     row = {**fields, "person_id": checked.known.person_id, "training_completed_at": None, "created_at": now,
@@ -460,8 +460,7 @@ async def _write_at_once(
     data = _audit_data(Performer.construct(_saved_in_db=True, **row), keys)  # holds no person id
     link = audit.services.prepare_link(actor, Change("performer.registered", str(row["id"]), data))
     kinds = [(k.value, v) for k, v in values]
-    async with registration_sql.locked(strong) as held:
-        person_id = await held.write(row, checked.document, strong, kinds, actor.session_id, link)
+    person_id = await registration_sql.write(row, checked.document, strong, kinds, actor.session_id, link)
     if person_id is None:
         raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
     return Performer.construct(_saved_in_db=True, **{**row, "person_id": person_id})

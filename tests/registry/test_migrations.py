@@ -15,6 +15,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from registry.db import MIGRATIONS_CONFIG, tortoise_config
+from registry.enforcement import screening
 from registry.migrate import apply_migrations
 from tests.conftest import PG_SKIP, PG_URL, _admin, _create_schema, _with_database
 
@@ -102,7 +103,14 @@ async def test_migrated_sqlite_has_every_index_of_the_models(tmp_path: Path) -> 
     assert models - migrated == set() and migrated - models == set()
 
 
-async def test_migrated_postgres_has_every_index_of_the_models() -> None:
+# Functions too: test databases install screening.ROUTINES, migrated ones have what the migrations made.
+_PG_FUNCTIONS = (
+    "SELECT p.proname AS t, pg_get_functiondef(p.oid) AS d FROM pg_proc p "
+    "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+)
+
+
+async def test_migrated_postgres_has_every_index_and_function_of_the_models() -> None:
     if not PG_URL:
         pytest.skip(PG_SKIP)
     found: list[set[tuple[str, str]]] = []
@@ -114,10 +122,12 @@ async def test_migrated_postgres_has_every_index_of_the_models() -> None:
             await build(url)
             conn = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
             try:
-                found.append({(row["t"], row["d"]) for row in await conn.fetch(_PG_INDEXES)})
+                rows = [*await conn.fetch(_PG_INDEXES), *await conn.fetch(_PG_FUNCTIONS)]
+                found.append({(row["t"], row["d"]) for row in rows})
             finally:
                 await conn.close()
         finally:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     migrated, models = found
     assert models - migrated == set() and migrated - models == set()
+    assert any(table == screening.LOCKED_LISTED for table, _ in models)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from typing import Any
-
-import pytest
 
 from registry.actors import Actor
 from registry.avatars import phash as phashes
@@ -18,7 +15,6 @@ from registry.enforcement.screening import Scope
 from registry.enforcement.services import ApplyInput, DocumentKey, EntryInput, KeysInput
 from registry.enforcement.status import Action
 from registry.ids import new_id
-from registry.performers import registration_sql
 from registry.performers import services as performers
 from registry.performers.models import Performer
 from registry.performers.services import RegisterInput
@@ -101,19 +97,3 @@ async def make_avatar(
     if driver is not None:
         await AvatarDriver.create(avatar_id=avatar.id, performer_id=driver.id)
     return avatar
-
-
-def pause_the_write_after_its_locks(
-    monkeypatch: pytest.MonkeyPatch, paused: asyncio.Event, release: asyncio.Event
-) -> None:
-    """Hold an adult's registration on PostgreSQL right after it took its identity locks, before its write."""
-    real = registration_sql.fetch_on
-
-    async def fetch_then_wait(connection: object, query: str, values: list[object]) -> list[dict[str, object]]:
-        rows = await real(connection, query, values)  # type: ignore[arg-type]
-        if "pg_advisory_lock(" in query:
-            paused.set()
-            await release.wait()
-        return rows
-
-    monkeypatch.setattr(registration_sql, "fetch_on", fetch_then_wait)

@@ -1,10 +1,10 @@
 """A registration committing while a ban on the same identity is written must not slip through.
 
 On PostgreSQL both sides take advisory locks on the identity's strong keys and the registering side
-re-checks the blacklist after its lock: an adult's registration at session level, before its one write
-statement (registry.performers.registration_sql), other writers in their transaction
-(screening.store_subject_keys). These tests hold one side while it holds the locks and check, through
-pg_locks, that the other side really waits. On SQLite the same tests pass because a transaction
+re-checks the blacklist after its lock: an adult's registration inside its one write statement, under a
+snapshot taken after the locks (registry.performers.registration_sql), other writers in their
+transaction (screening.store_subject_keys). These tests hold one side while it holds the locks and check,
+through pg_locks, that the other side really waits. On SQLite the same tests pass because a transaction
 serializes all database work of the process.
 """
 
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from types import TracebackType
 
+import asyncpg
 import pytest
 from tortoise.transactions import in_transaction
 
@@ -29,14 +31,7 @@ from registry.suppliers import services as suppliers
 from registry.suppliers.models import Supplier
 from tests.conftest import make_platform
 from tests.factories import credit_code, platform_actor, resident_id, years_ago
-from tests.registry.enforcement.helpers import (
-    actor,
-    add_entry,
-    codes,
-    doc_key,
-    pause_the_write_after_its_locks,
-    register,
-)
+from tests.registry.enforcement.helpers import actor, add_entry, codes, doc_key, register
 from tests.registry.suppliers.helpers import supplier
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -48,13 +43,14 @@ def on_postgres() -> bool:
     return bool(BlacklistEntry._meta.db.capabilities.dialect == "postgres")
 
 
+async def _count(sql: str) -> int:
+    return int((await BlacklistEntry._meta.db.execute_query_dict(sql))[0]["n"])
+
+
 async def waiting_for_advisory_lock(count: int = 1) -> None:
     """Until `count` sessions wait on an advisory lock (PostgreSQL only)."""
     for _ in range(500):
-        rows = await BlacklistEntry._meta.db.execute_query_dict(
-            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        )
-        if rows[0]["n"] >= count:
+        if await _count("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") >= count:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("nobody waits on the identity lock")
@@ -69,23 +65,64 @@ def pausing(real: Lock, paused: asyncio.Event, release: asyncio.Event) -> Lock:
     return lock_then_wait
 
 
-def pause_registration_in_its_locks(
-    monkeypatch: pytest.MonkeyPatch, paused: asyncio.Event, release: asyncio.Event
-) -> None:
-    """Hold a registration right after it took the identity locks, on either path."""
-    monkeypatch.setattr(screening, "lock_identities", pausing(lock_identities, paused, release))  # the ORM path
-    pause_the_write_after_its_locks(monkeypatch, paused, release)
+_A_WRITE_WAITS = (
+    "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+    "AND query LIKE '%livegate_locked_listed%' AND pid <> pg_backend_pid()"
+)
+
+
+class InItsLocks:
+    """Holds a platform's next registration right after it took its identity locks, before it commits.
+
+    On PostgreSQL an adult's registration takes them first in its one write statement and links its audit
+    event last: the platform's audit chain head, locked here in a session of its own, stops it there. On
+    the ORM path (SQLite) its `lock_identities` waits for `release`.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, database_url: str, platform_id: str) -> None:
+        self._monkeypatch, self._url, self._platform_id = monkeypatch, database_url, platform_id
+        self._paused, self._release = asyncio.Event(), asyncio.Event()
+        self._head: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> InItsLocks:
+        if not on_postgres():
+            self._monkeypatch.setattr(
+                screening, "lock_identities", pausing(lock_identities, self._paused, self._release)
+            )
+            return self
+        self._head = await asyncpg.connect("postgresql://" + self._url.split("://", 1)[1])
+        await self._head.execute("BEGIN")
+        await self._head.execute('SELECT 1 FROM "audit_head" WHERE "platform_id" = $1 FOR UPDATE', self._platform_id)
+        return self
+
+    async def paused(self) -> None:
+        if self._head is None:
+            await self._paused.wait()
+            return
+        for _ in range(500):  # the write holds its identity locks and waits for the head
+            if await advisory_locks_held() and await _count(_A_WRITE_WAITS):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no registration waits in its locks")
+
+    async def release(self) -> None:
+        self._release.set()
+        if self._head is not None:
+            head, self._head = self._head, None
+            await head.close()  # its transaction ends with it
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.release()
 
 
 async def advisory_locks_held() -> int:
     """Advisory locks granted in this database (0 on SQLite, which has none)."""
     if not on_postgres():
         return 0
-    rows = await BlacklistEntry._meta.db.execute_query_dict(
+    return await _count(
         "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
-    return int(rows[0]["n"])
 
 
 async def the_other_side_waits(task: asyncio.Task[object]) -> None:
@@ -104,8 +141,8 @@ async def test_a_ban_written_during_a_registration_refuses_it(monkeypatch: pytes
     ban = asyncio.create_task(add_entry(listing.id, Scope.JOINT, document=doc_key(number)))
     await paused.wait()  # the ban holds the identity lock inside its (uncommitted) transaction
     registration = asyncio.create_task(register(other.id, number))
-    # On PostgreSQL the registration has screened CLEAR (the ban is not committed) and now waits
-    # inside its own transaction for the identity lock.
+    # On PostgreSQL the registration has screened CLEAR (the ban is not committed) and now waits, inside
+    # its write statement or its transaction, for the identity lock.
     await the_other_side_waits(registration)  # type: ignore[arg-type]
     release.set()
     entry = await ban
@@ -116,17 +153,17 @@ async def test_a_ban_written_during_a_registration_refuses_it(monkeypatch: pytes
     assert await advisory_locks_held() == 0  # a refused write releases its locks
 
 
-async def test_a_registration_committing_first_is_caught_by_the_ban(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_registration_committing_first_is_caught_by_the_ban(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
     listing, other = await make_platform(), await make_platform()
     number = resident_id(years_ago(41))
-    paused, release = asyncio.Event(), asyncio.Event()
-    pause_registration_in_its_locks(monkeypatch, paused, release)
-    registration = asyncio.create_task(register(other.id, number))
-    await paused.wait()  # the registration holds the identity locks and has not written yet
-    monkeypatch.setattr(screening, "lock_identities", lock_identities)
-    ban = asyncio.create_task(add_entry(listing.id, Scope.JOINT, document=doc_key(number)))
-    await the_other_side_waits(ban)  # type: ignore[arg-type]
-    release.set()
+    async with InItsLocks(monkeypatch, database_url, other.id) as held:
+        registration = asyncio.create_task(register(other.id, number))
+        await held.paused()  # the registration holds the identity locks and has not committed
+        monkeypatch.setattr(screening, "lock_identities", lock_identities)
+        ban = asyncio.create_task(add_entry(listing.id, Scope.JOINT, document=doc_key(number)))
+        await the_other_side_waits(ban)  # type: ignore[arg-type]
     performer = (await registration).performer
     await ban
     assert performer is not None and performer.verification_status == "VERIFIED"
@@ -136,19 +173,19 @@ async def test_a_registration_committing_first_is_caught_by_the_ban(monkeypatch:
     assert await advisory_locks_held() == 0
 
 
-async def test_a_registration_cancelled_in_its_locks_releases_them(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_registration_cancelled_in_its_locks_releases_them(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
     platform = await make_platform()
     number = resident_id(years_ago(29))
-    paused, release = asyncio.Event(), asyncio.Event()
-    pause_registration_in_its_locks(monkeypatch, paused, release)
-    registration = asyncio.create_task(register(platform.id, number))
-    await paused.wait()
-    registration.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await registration
-    assert await advisory_locks_held() == 0
+    async with InItsLocks(monkeypatch, database_url, platform.id) as held:
+        registration = asyncio.create_task(register(platform.id, number))
+        await held.paused()
+        registration.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await registration
+        assert await advisory_locks_held() == 0
     assert not await Performer.exists(platform_id=platform.id)
-    release.set()
     outcome = await register(platform.id, number)  # the same identity is not locked out
     assert outcome.performer is not None and outcome.problems == []
 
@@ -157,21 +194,20 @@ async def test_a_registration_whose_connection_dies_in_its_locks_leaves_none(
     monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     if not on_postgres():
-        pytest.skip("session-level locks exist on PostgreSQL")
+        pytest.skip("a server session to end exists on PostgreSQL")
     platform = await make_platform()
     number = resident_id(years_ago(52))
-    paused, release = asyncio.Event(), asyncio.Event()
-    pause_registration_in_its_locks(monkeypatch, paused, release)
-    registration = asyncio.create_task(register(platform.id, number))
-    await paused.wait()
-    await BlacklistEntry._meta.db.execute_query(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    release.set()
-    with pytest.raises(Exception):  # noqa: B017 (the driver's error for a lost connection)
-        await registration
+    async with InItsLocks(monkeypatch, database_url, platform.id) as held:
+        registration = asyncio.create_task(register(platform.id, number))
+        await held.paused()
+        await BlacklistEntry._meta.db.execute_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        with pytest.raises(Exception):  # noqa: B017 (the driver's error for a lost connection)
+            await registration
     assert await advisory_locks_held() == 0
+    assert not await Performer.exists(platform_id=platform.id)
     outcome = await register(platform.id, number)
     assert outcome.performer is not None and outcome.problems == []
 

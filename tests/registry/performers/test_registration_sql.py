@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from tortoise.context import TortoiseContext
@@ -24,7 +25,6 @@ from registry.performers.services import RegisterInput
 from registry.validators.documents import validate_document
 from tests.conftest import make_platform
 from tests.factories import document, platform_actor, years_ago
-from tests.registry.enforcement.helpers import pause_the_write_after_its_locks
 
 
 def adult(ref: str, years: int = 33) -> RegisterInput:
@@ -98,15 +98,16 @@ async def test_a_person_created_meanwhile_is_the_one_registered(
     data = adult("acct-9", 47)
     verified = validate_document(data.document, today=years_ago(0))[0]
     assert verified is not None
-    locked, release = asyncio.Event(), asyncio.Event()
-    pause_the_write_after_its_locks(monkeypatch, locked, release)
-    registration = asyncio.create_task(performers.register_performer(platform_actor(platform.id), data))
-    await locked.wait()
-    meanwhile = await create_person(verified)  # as a guardian's consent would
-    release.set()
-    outcome = await registration
-    assert outcome.problems == [] and outcome.performer is not None
-    assert outcome.performer.person_id == meanwhile.id
-    assert (await Performer.get(id=outcome.performer.id)).person_id == meanwhile.id
-    assert await Person.filter(document_index=meanwhile.document_index).count() == 1
+    real_write, meanwhile = registration_sql.write, []
+
+    async def create_then_write(*args: Any) -> str | None:
+        meanwhile.append(await create_person(verified))  # as a guardian's consent would, after the read
+        return await real_write(*args)
+
+    monkeypatch.setattr(registration_sql, "write", create_then_write)
+    outcome = await performers.register_performer(platform_actor(platform.id), data)
+    assert outcome.problems == [] and outcome.performer is not None and len(meanwhile) == 1
+    assert outcome.performer.person_id == meanwhile[0].id
+    assert (await Performer.get(id=outcome.performer.id)).person_id == meanwhile[0].id
+    assert await Person.filter(document_index=meanwhile[0].document_index).count() == 1
     assert await verify_chain(platform.id) == (True, 2, None)

@@ -40,11 +40,22 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
         return ""
 
 
+# Every statement runs as a prepared statement of asyncpg's cache. Under plan_cache_mode=auto, PostgreSQL
+# plans a statement anew on every execution for as long as it guesses its generic plan dearer than the
+# custom ones, which it does for `= ANY($n)` arrays and unions of key probes: planning then cost more
+# than running (registerPerformer's reads: 130-190 µs of server CPU each, 45-100 with the generic plan;
+# scripts/bench.py eligibility register). Our statements probe keys, whose best plan does not depend on
+# the values. A cached plan is made again whenever the statistics of a table it reads change (ANALYZE;
+# PostgreSQL's PREPARE), so a plan made while a table was young does not outlive its next autoanalyze.
+SERVER_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan"}
+
+
 def _connection(database_url: str) -> dict[str, Any]:
     config = expand_db_url(database_url)
     if config["engine"] == "tortoise.backends.asyncpg":
         config["engine"] = "registry.pg"  # Tortoise's asyncpg client, with a lane for hot plain statements
         config["credentials"]["connection_class"] = PooledConnection
+        config["credentials"]["server_settings"] = dict(SERVER_SETTINGS)
     return config
 
 

@@ -8,6 +8,7 @@ from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.transactions import in_transaction
 
+from registry import sql
 from registry.db import PooledConnection, tortoise_config
 from registry.sql import for_sqlite
 
@@ -55,6 +56,18 @@ async def test_an_open_transaction_is_still_rolled_back_on_release(db: TortoiseC
         await raw.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
         assert not await _lock_is_free(database_url)
     assert await _lock_is_free(database_url)
+
+
+async def test_postgres_statements_keep_their_generic_plans(db: TortoiseContext) -> None:
+    # registry.db.SERVER_SETTINGS: on the ORM's connections, the lane's and in transactions alike.
+    if get_connection("default").capabilities.dialect != "postgres":
+        pytest.skip("plan caching is PostgreSQL's")
+    show = "SELECT current_setting('plan_cache_mode') AS m"
+    assert (await get_connection("default").execute_query_dict(show))[0]["m"] == "force_generic_plan"
+    for _ in range(3):
+        assert (await sql.fetch(show, []))[0]["m"] == "force_generic_plan"
+    async with in_transaction():
+        assert (await sql.fetch(show, []))[0]["m"] == "force_generic_plan"
 
 
 def test_statements_are_rewritten_for_sqlite() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pypinyin import Style, lazy_pinyin
 from tortoise.expressions import Q
@@ -201,7 +201,7 @@ async def _active_entries(platform_id: str, entry_ids: Iterable[str], now: datet
 
 
 @dataclass(frozen=True, slots=True)
-class _Listing:
+class Listing:
     """A stored key equal to a looked-up blind index, of an entry the platform sees in force."""
 
     entry_id: str
@@ -211,36 +211,46 @@ class _Listing:
     scope: Scope
     until: datetime | None
 
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Listing:
+        """From a row of `listings_sql` (PostgreSQL's types)."""
+        return cls(row["entry_id"], row["kind"], row["value"], row["platform_id"], Scope(row["scope"]), row["until"])
 
-# The key lookup and the entry's visibility (`visible`) in one statement: the digest index finds the
-# few candidate keys (none, for most screenings), each joins its entry by primary key.
-_LISTINGS_SQL: Final = """
-SELECT k."entry_id", k."kind", k."value", e."platform_id", e."scope", e."until"
+
+def listings_sql(select: str, digests: str, now: str, platform: str) -> str:
+    """`SELECT {select}` over the keys (alias k) holding one of these digests whose entries (alias e) the
+    platform sees in force (the rule of `visible`), for PostgreSQL. The digest index finds the few
+    candidate keys (none, for most screenings), each joins its entry by primary key; a caller keeps a row
+    only when its full value is one it looked for. The arguments are SQL expressions."""
+    return f"""SELECT {select}
 FROM "blacklist_key" k JOIN "blacklist_entry" e ON e."id" = k."entry_id"
-WHERE k."digest" = ANY($1::bigint[]) AND e."removed_at" IS NULL AND (e."until" IS NULL OR e."until" > $2)
-  AND (e."platform_id" = $3 OR e."scope" = 'JOINT')
-"""
+WHERE k."digest" = ANY({digests}) AND e."removed_at" IS NULL AND (e."until" IS NULL OR e."until" > {now})
+  AND (e."platform_id" = {platform} OR e."scope" = 'JOINT')"""  # noqa: S608 (expressions of our own statements)
 
 
-async def _listings(platform_id: str, values: Iterable[str], now: datetime) -> list[_Listing]:
+LISTING_COLUMNS: Final = 'k."entry_id", k."kind", k."value", e."platform_id", e."scope", e."until"'
+_LISTINGS_SQL: Final = listings_sql(LISTING_COLUMNS, "$1::bigint[]", "$2", "$3")
+
+
+def digests_of(values: Iterable[str]) -> list[int]:
+    return sorted({value_digest(value) for value in values})
+
+
+async def _listings(platform_id: str, values: Iterable[str], now: datetime) -> list[Listing]:
     """The keys holding any of these blind indexes whose entries are visible to the platform, one round
     trip on PostgreSQL. Rows are found by digest and kept only when the full value is equal."""
     wanted = set(values)
     if not wanted:
         return []
-    digests = sorted({value_digest(value) for value in wanted})
+    digests = digests_of(wanted)
     connection = BlacklistKey._meta.db  # inside in_transaction() this is the transaction's connection
     if connection.capabilities.dialect == "postgres":
-        rows = await sql.fetch(_LISTINGS_SQL, [digests, now, platform_id])  # the caller's transaction, if any
-        found = [
-            _Listing(r["entry_id"], r["kind"], r["value"], r["platform_id"], Scope(r["scope"]), r["until"])
-            for r in rows
-        ]
+        found = [Listing.of(row) for row in await sql.fetch(_LISTINGS_SQL, [digests, now, platform_id])]
     else:
         keys = await BlacklistKey.filter(digest__in=digests).only("entry_id", "kind", "value")
         entries = await _active_entries(platform_id, (k.entry_id for k in keys), now)
         found = [
-            _Listing(k.entry_id, k.kind, k.value, e.platform_id, Scope(e.scope), e.until)
+            Listing(k.entry_id, k.kind, k.value, e.platform_id, Scope(e.scope), e.until)
             for k in keys
             if (e := entries.get(k.entry_id)) is not None
         ]
@@ -253,9 +263,15 @@ async def _listed_values(platform_id: str, values: Sequence[str], now: datetime)
 
 
 async def _exact_matches(
-    platform_id: str, keys: SubjectKeys, now: datetime, indexed: Sequence[tuple[MatchKey, str]] | None
+    platform_id: str,
+    keys: SubjectKeys,
+    now: datetime,
+    indexed: Sequence[tuple[MatchKey, str]] | None,
+    listings: Sequence[Listing] | None,
 ) -> list[Match]:
     kind_of = {value: kind for kind, value in (index_values(keys) if indexed is None else indexed)}
+    if listings is None:
+        listings = await _listings(platform_id, kind_of, now)
     matches = {
         (row.entry_id, kind_of[row.value]): Match(
             key=kind_of[row.value],
@@ -264,8 +280,8 @@ async def _exact_matches(
             entry_id=row.entry_id,
             own=row.platform_id == platform_id,
         )
-        for row in await _listings(platform_id, kind_of, now)
-        if row.kind == kind_of[row.value].value
+        for row in listings
+        if row.value in kind_of and row.kind == kind_of[row.value].value
     }
     return list(matches.values())
 
@@ -328,13 +344,16 @@ async def screen(
     *,
     subject_id: str | None = None,
     indexed: Sequence[tuple[MatchKey, str]] | None = None,
+    listings: Sequence[Listing] | None = None,
 ) -> Screening:
     """Decide CLEAR, REVIEW or BLOCK for these keys as seen by `platform_id`.
 
     `indexed`: `index_values(keys)`, for a caller that computed them already (names cost a pinyin reading).
+    `listings`: the rows of `listings_sql` for the digests of `indexed`, for a caller that read them in a
+    statement of its own, just now.
     """
     now = clock.now()
-    matches = await _exact_matches(platform_id, keys, now, indexed)
+    matches = await _exact_matches(platform_id, keys, now, indexed, listings)
     if keys.avatar_hashes:
         matches += await _image_matches(platform_id, keys.avatar_hashes, now)
     if subject_id is not None:
@@ -367,7 +386,7 @@ class Standing:
 
 # One statement: liveEligibility asks this on every cache miss. The subjects' strong keys (unique index
 # on subject, kind, value) join equal blacklist keys and their entries in force visible to the platform
-# (the rules of `visible` and _LISTINGS_SQL).
+# (the rules of `visible` and `listings_sql`).
 _STANDING_SQL: Final = """
 SELECT i."subject_id", e."until"
 FROM "identity_key" i

@@ -20,7 +20,7 @@ from tortoise import fields
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 
-from registry import sql
+from registry import clock, sql
 from registry.audit.services import Link, link_ctes
 from registry.enforcement import screening
 from registry.enforcement.locks import lock_ids
@@ -36,15 +36,34 @@ from registry.validators.documents import VerifiedDocument
 # matches nothing): three reads in one statement, on SQLite too. Each arm can probe a unique index with
 # every column bound: a join of performer and person, planned without statistics (a young table), was a
 # scan of the platform's performers (scripts/bench.py eligibility register), and so is an OR of the two.
-_KNOWN_SQL: Final = """
-SELECT 'platform' AS "row", NULL AS "id", NULL AS "person_id", NULL AS "external_ref", "minimum_age"
+# On PostgreSQL a fourth arm reads the blacklist screening's listings (screening.listings_sql), whose
+# columns the other arms pad with nulls.
+_NO_LISTING: Final = (
+    'NULL AS "entry_id", NULL AS "kind", NULL AS "value", NULL AS "platform_id", NULL AS "scope", '
+    'NULL::timestamptz AS "until"'
+)
+
+
+def _known_sql(listed: bool) -> str:
+    pad = f", {_NO_LISTING}" if listed else ""
+    arms = f"""
+SELECT 'platform' AS "row", NULL AS "id", NULL AS "person_id", NULL AS "external_ref", "minimum_age"{pad}
 FROM "platform" WHERE "id" = $1
 UNION ALL
-SELECT 'person', "id", NULL, NULL, NULL FROM "person" WHERE "document_index" = ANY($2)
+SELECT 'person', "id", NULL, NULL, NULL{pad} FROM "person" WHERE "document_index" = ANY($2)
 UNION ALL
-SELECT 'performer', "id", "person_id", "external_ref", NULL FROM "performer"
-WHERE "platform_id" = $1 AND "role" = $3 AND "external_ref" = $4
-"""
+SELECT 'performer', "id", "person_id", "external_ref", NULL{pad} FROM "performer"
+WHERE "platform_id" = $1 AND "role" = $3 AND "external_ref" = $4"""  # noqa: S608 (our own fragments)
+    if not listed:
+        return arms
+    listings = screening.listings_sql(
+        f"'listing', NULL, NULL, NULL, NULL, {screening.LISTING_COLUMNS}", "$5", "$6", "$1"
+    )
+    return f"{arms}\nUNION ALL\n{listings}"
+
+
+_KNOWN_SQL: Final = _known_sql(listed=False)
+_KNOWN_LISTED_SQL: Final = _known_sql(listed=True)
 # A person already known may hold a performer of the role: only then is it looked for.
 _PERSON_HOLDER_SQL: Final = (
     'SELECT "id", "person_id", "external_ref" FROM "performer" WHERE "platform_id" = $1 AND "role" = $2 '
@@ -66,26 +85,42 @@ class Known:
     minimum_age: int  # the platform's
     person_id: str | None  # None: nobody has registered this document yet, on any platform
     holders: list[Holder]
+    listings: list[screening.Listing] | None  # None: not read here (SQLite), `screening.screen` reads them
 
 
-async def known(platform_id: str, role: str, person_indexes: Sequence[str], external_ref: str | None) -> Known:
-    rows = await sql.fetch(_KNOWN_SQL, [platform_id, list(person_indexes), role, external_ref])
+async def known(
+    platform_id: str,
+    role: str,
+    person_indexes: Sequence[str],
+    external_ref: str | None,
+    screened: Sequence[str] = (),
+) -> Known:
+    """What the database knows of an applicant and, on PostgreSQL, the blacklist listings of the blind
+    indexes `screened`, in one statement."""
+    values: list[Any] = [platform_id, list(person_indexes), role, external_ref]
+    listed = get_connection("default").capabilities.dialect == "postgres"
+    if listed:
+        values += [screening.digests_of(screened), clock.now()]
+    rows = await sql.fetch(_KNOWN_LISTED_SQL if listed else _KNOWN_SQL, values)
     minimum_age: int | None = None
     person_id: str | None = None
     holders: list[Holder] = []
+    listings: list[screening.Listing] | None = [] if listed else None
     for row in rows:
         if row["row"] == "platform":
             minimum_age = int(row["minimum_age"])
         elif row["row"] == "person":
             person_id = person_id or row["id"]
-        else:
+        elif row["row"] == "performer":
             holders.append(Holder(row["id"], row["person_id"], row["external_ref"]))
+        elif listings is not None:
+            listings.append(screening.Listing.of(row))
     if minimum_age is None:
         raise LookupError(f"platform {platform_id} does not exist")  # the caller's token was issued to it
     if person_id is not None and all(holder.person_id != person_id for holder in holders):
         rows = await sql.fetch(_PERSON_HOLDER_SQL, [platform_id, role, person_id])
         holders += [Holder(row["id"], row["person_id"], row["external_ref"]) for row in rows]
-    return Known(minimum_age, person_id, holders)
+    return Known(minimum_age, person_id, holders, listings)
 
 
 def available() -> bool:

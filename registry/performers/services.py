@@ -246,6 +246,7 @@ async def _refuse_minor(platform_id: str, document: VerifiedDocument) -> None:
 @dataclass(frozen=True, slots=True)
 class _Checked:
     known: Known  # what the database knew of the applicant when the input was checked
+    indexed: list[tuple[MatchKey, str]]  # the blind indexes of its identity keys (screening.index_values)
     role: str
     document: VerifiedDocument
     findings: list[Problem]
@@ -285,7 +286,10 @@ async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Check
     problems += await _agency_problems(actor.platform_id, data.agency_id, "input", "agencyId")
     if document is None:
         return None, problems
-    known = await registration_sql.known(actor.platform_id, role, person_indexes(document), ref)
+    # The blacklist listings come with what the database knows of the applicant, in one read (PostgreSQL).
+    indexed = sorted(set(screening.index_values(_subject_keys(document, phone, device))))
+    screened = [value for _, value in indexed]
+    known = await registration_sql.known(actor.platform_id, role, person_indexes(document), ref, screened)
     age, age_problems = _age_problems(known.minimum_age, document, today)
     if age_problems:
         await _refuse_minor(actor.platform_id, document)
@@ -301,15 +305,15 @@ async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Check
         problems += consent_problems
     if problems or phone is None:
         return None, problems
-    return _Checked(known, role, document, findings, phone, ref, device, consent, data.agency_id), []
+    return _Checked(known, indexed, role, document, findings, phone, ref, device, consent, data.agency_id), []
 
 
-def _keys(checked: _Checked) -> SubjectKeys:
+def _subject_keys(document: VerifiedDocument, phone: str | None, device_id: str | None) -> SubjectKeys:
     return SubjectKeys(
-        documents=[person_key(checked.document)],
-        phones=[checked.phone],
-        devices=[checked.device_id] if checked.device_id else [],
-        names=[(checked.document.full_name, checked.document.birth_date)],
+        documents=[person_key(document)],
+        phones=[phone] if phone else [],
+        devices=[device_id] if device_id else [],
+        names=[(document.full_name, document.birth_date)],
     )
 
 
@@ -320,9 +324,8 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     earlier = await _earlier_registration(checked, checked.known.person_id, checked.known.holders)
     if earlier is not None:
         return earlier
-    keys = _keys(checked)
-    indexed = sorted(set(screening.index_values(keys)))
-    result = await screening.screen(actor.platform_id, keys, indexed=indexed)
+    keys, indexed = _subject_keys(checked.document, checked.phone, checked.device_id), checked.indexed
+    result = await screening.screen(actor.platform_id, keys, indexed=indexed, listings=checked.known.listings)
     if result.decision is Decision.BLOCK:
         return Outcome(
             None, [problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input", "document")]

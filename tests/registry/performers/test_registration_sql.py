@@ -14,8 +14,10 @@ from tortoise.exceptions import IntegrityError
 from registry.actors import Actor, ActorKind
 from registry.audit.models import AuditEvent, AuditHead
 from registry.audit.services import verify_chain
+from registry.enforcement import screening
+from registry.enforcement.screening import SubjectKeys
 from registry.identities.models import IdentityKey, Person
-from registry.identities.services import create_person
+from registry.identities.services import create_person, person_indexes
 from registry.onboarding import services as onboarding
 from registry.onboarding.models import OnboardingSession
 from registry.performers import registration_sql
@@ -25,6 +27,7 @@ from registry.performers.services import RegisterInput
 from registry.validators.documents import validate_document
 from tests.conftest import make_platform
 from tests.factories import document, platform_actor, years_ago
+from tests.registry.enforcement.helpers import add_entry
 
 
 def adult(ref: str, years: int = 33) -> RegisterInput:
@@ -111,3 +114,22 @@ async def test_a_person_created_meanwhile_is_the_one_registered(
     assert (await Performer.get(id=outcome.performer.id)).person_id == meanwhile[0].id
     assert await Person.filter(document_index=meanwhile[0].document_index).count() == 1
     assert await verify_chain(platform.id) == (True, 2, None)
+
+
+async def test_the_first_read_brings_the_blacklist_listings(db: TortoiseContext, database_url: str) -> None:
+    # On PostgreSQL the screening's listings come with the applicant's read; SQLite leaves them to screening.
+    platform, elsewhere = await make_platform(), await make_platform()
+    listed = await add_entry(platform.id, phone="13800138000")
+    await add_entry(elsewhere.id, phone="13800138000")  # another platform's own entry: not seen here
+    outcome = await performers.register_performer(platform_actor(platform.id), adult("acct-11"))
+    assert outcome.performer is not None and outcome.performer.verification_status == "REVIEW"
+    assert [(f["code"], f["entryId"]) for f in outcome.performer.findings] == [("BLACKLISTED", listed.id)]
+    verified = validate_document(adult("acct-12", 52).document, today=years_ago(0))[0]
+    assert verified is not None
+    screened = [value for _, value in screening.index_values(SubjectKeys(phones=["+8613800138000"]))]
+    known = await registration_sql.known(platform.id, "MARKETER", person_indexes(verified), "acct-12", screened)
+    if database_url.startswith("postgres"):
+        assert known.listings is not None and [row.entry_id for row in known.listings] == [listed.id]
+    else:
+        assert known.listings is None
+    assert known.person_id is None and known.holders == []

@@ -13,6 +13,7 @@ from registry.performers.services import ConsentInput, RegisterInput
 from schema.common.convert import actor, attempt, opt, problems_out
 from schema.common.inputs import document_input, read_upload
 from schema.common.nodes import resolve_node
+from schema.lean import LEAN
 from schema.performers.inputs import (
     DecideReviewInput,
     GuardianConsentInput,
@@ -73,6 +74,7 @@ class PerformersMutations:
     @strawberry.field(
         description="[performers:write or an onboarding client token] Registering the same identity again with the same (role, externalRef) returns the existing performer and no problem, so a client whose answer was lost can retry.",
         permission_classes=[needs("performers:write", client=True)],
+        metadata=LEAN,
     )
     async def register_performer(
         self, info: strawberry.Info, input: RegisterPerformerInput

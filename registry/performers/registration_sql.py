@@ -25,8 +25,7 @@ from registry.audit.services import Link, link_ctes
 from registry.enforcement import screening
 from registry.enforcement.locks import lock_ids
 from registry.enforcement.models import value_digest
-from registry.identities.models import Person
-from registry.identities.services import new_person, person_indexes
+from registry.identities.services import NewPerson, new_person, person_indexes
 from registry.performers.models import Performer
 from registry.pg import LaneClient
 from registry.validators.documents import VerifiedDocument
@@ -157,7 +156,7 @@ async def write(
 
 
 async def _write(
-    row: dict[str, Any], person: Person | None, strong: Sequence[str], keys: Sequence[tuple[str, str]],
+    row: dict[str, Any], person: NewPerson | None, strong: Sequence[str], keys: Sequence[tuple[str, str]],
     session: str | None, link: Link,
 ) -> str | None:  # fmt: skip
     values = [_db_value(name, row[name]) for name in COLUMNS]

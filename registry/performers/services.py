@@ -460,13 +460,15 @@ async def _write_at_once(
     now = clock.now()
     row = {**fields, "person_id": checked.known.person_id, "training_completed_at": None, "created_at": now,
            "updated_at": now}  # fmt: skip
-    data = _audit_data(Performer.construct(_saved_in_db=True, **row), keys)  # holds no person id
-    link = audit.services.prepare_link(actor, Change("performer.registered", str(row["id"]), data))
+    performer = Performer.construct(_saved_in_db=True, **row)
+    data = _audit_data(performer, keys)  # holds no person id
+    link = audit.services.prepare_link(actor, Change("performer.registered", performer.id, data))
     kinds = [(k.value, v) for k, v in values]
     person_id = await registration_sql.write(row, checked.document, strong, kinds, actor.session_id, link)
     if person_id is None:
         raise DomainError(problem(ProblemCode.BLACKLISTED, "This identity is on a blacklist.", "input"))
-    return Performer.construct(_saved_in_db=True, **{**row, "person_id": person_id})
+    performer.person_id = person_id
+    return performer
 
 
 def _audit_data(performer: Performer, keys: SubjectKeys) -> dict[str, object]:

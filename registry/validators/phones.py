@@ -115,6 +115,9 @@ class _Plan:
 
 
 _CN = _Plan(PhoneMetadata.metadata_for_region(DEFAULT_REGION))
+# A mainland number in E.164 whose national number is a valid mobile or fixed line has 9 to 11 digits
+# (country codes are prefix-free: nothing else starts +86).
+_MAINLAND_E164 = re.compile(rf"\+{_CN.country_code}[1-9][0-9]{{8,10}}")
 
 
 def _digits(text: str) -> str:
@@ -163,6 +166,12 @@ def is_mobile(e164: str) -> bool:
 
 def mask_phone(e164: str) -> str:
     """Mask for display: "+8613800138000" -> "+86 138****8000"; "****" if the value is not E.164."""
+    if _MAINLAND_E164.fullmatch(e164):  # what parse_phone's fast path gives: no need to parse it again
+        return f"+{_CN.country_code} {_mask_digits(e164[3:])}"
+    return _mask_parsed(e164)
+
+
+def _mask_parsed(e164: str) -> str:
     number = _parse_e164(e164)
     if number is None:
         # Display path: never fail and never leak a value we cannot split safely.

@@ -134,6 +134,11 @@ def test_mask_phone(e164: str, masked: str) -> None:
     assert mask_phone(e164) == masked
 
 
+@given(national=st.from_regex(r"[1-9][0-9]{8,10}", fullmatch=True))
+def test_masking_a_mainland_number_needs_no_parse(national: str) -> None:
+    assert mask_phone(f"+86{national}") == phones._mask_parsed(f"+86{national}")
+
+
 @pytest.mark.parametrize("value", ["", "13800138000", "+", "+999123", "+86 abc", "+" + "1" * 40])
 def test_mask_phone_never_leaks_or_fails_on_bad_values(value: str) -> None:
     assert mask_phone(value) == "****"

@@ -311,6 +311,8 @@ def _summary(rounds: list[Round], name: str) -> str:
     extra = "" if cpu is None or busy is None else f", {cpu:,.0f} µs CPU/req, server busy {busy:.0%} of a core"
     database = _median(rounds, lambda r: r[name].database_cpu_us_per_request)
     extra += "" if database is None else f", PostgreSQL {database:,.0f} µs CPU/req"
+    client = _median(rounds, lambda r: r[name].client_cpu_us_per_request)
+    extra += "" if client is None else f", load generator {client:,.0f} µs CPU/req"
     return f"  {name:<24} median {rps:7,.0f} req/s, p99 {p99:6.1f} ms{extra}"
 
 

@@ -43,6 +43,13 @@ class Phase:
     latencies: list[float]  # seconds, sorted
     server_cpu_s: float | None
     database_cpu_s: float | None = None  # a PostgreSQL server on this machine, all its processes
+    client_cpu_s: float | None = None  # this load generator's own process
+
+    @property
+    def client_cpu_us_per_request(self) -> float | None:
+        if self.client_cpu_s is None or not self.requests:
+            return None
+        return self.client_cpu_s / self.requests * 1e6
 
     @property
     def database_cpu_us_per_request(self) -> float | None:
@@ -139,14 +146,16 @@ def database_cpu_s() -> float | None:
 
 async def drive(target: Target, seconds: float, concurrency: int) -> Phase:
     latencies: list[float] = []
-    cpu_before, db_before = server_cpu_s(target.pid), database_cpu_s()
+    cpu_before, db_before, client_before = server_cpu_s(target.pid), database_cpu_s(), time.process_time()
     started = time.perf_counter()
     results = await asyncio.gather(*(_connection(target, started + seconds, latencies) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    client = time.process_time() - client_before
     cpu = _spent(cpu_before, server_cpu_s(target.pid))
     database = _spent(db_before, database_cpu_s())
     latencies.sort()
-    return Phase(sum(r[0] for r in results), sum(r[1] for r in results), elapsed, latencies, cpu, database)
+    done, errors = sum(r[0] for r in results), sum(r[1] for r in results)
+    return Phase(done, errors, elapsed, latencies, cpu, database, client)
 
 
 def _spent(before: float | None, after: float | None) -> float | None:

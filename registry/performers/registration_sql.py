@@ -3,11 +3,11 @@ PostgreSQL, the performer with its identity keys in one write.
 
 registerPerformer took 13 round trips, and on these machines each cost the gateway more CPU (the driver,
 the event loop, the socket: 50 to 100 µs) than most of the Python around it (scripts/bench.py
-eligibility register). A registration of an adult on PostgreSQL now makes three: this read, the
-blacklist screening, and the write, which takes the identity locks, re-screens, and stores the person
-(if new), the performer, its keys and its audit event; four when the person is known already (a second
-read looks for its earlier performer). Minors (a guardian's consent), SQLite and callers inside a
-transaction take the ORM path.
+eligibility register). A registration of an adult on PostgreSQL now makes two: this read, which brings
+the blacklist listings of the applicant's keys too, and the write, which takes the identity locks,
+re-screens, and stores the person (if new), the performer, its keys and its audit event; three when the
+person is known already (a second read looks for its earlier performer). Minors (a guardian's consent),
+SQLite and callers inside a transaction take the ORM path.
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ async def _write(
 ) -> str | None:  # fmt: skip
     values = [_db_value(name, row[name]) for name in COLUMNS]
     digests = [value_digest(v) for v in strong]
+    keys = list(dict.fromkeys(keys))  # each (kind, value) once: the keys are inserted without ON CONFLICT
     values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session]
     values += [person.id, person.document_index] if person is not None else [None, None]
     values.append(lock_ids(strong))
@@ -185,6 +186,8 @@ _PLATFORM = f"${COLUMNS.index('platform_id') + 1}"
 # After the columns: the strong keys' digests and blind indexes (the re-screening), every key's kind and
 # blind index (identity_key), the onboarding session the registration completes, if any, a new person's
 # id and blind index (or nulls), the identity locks, and the audit link (audit.services.link_ctes). The
+# keys belong to the performer the statement creates, so none can exist yet: a plain insert, without
+# ON CONFLICT's speculative insertion (`_write` passes each (kind, value) once). The
 # locks come first: "listed" is the first thing each insert evaluates, and it is evaluated once
 # (MATERIALIZED; a volatile call is never inlined anyway). The audit link waits for the
 # performer: a performer insert that waits on a concurrent twin's unique key never does so holding the
@@ -209,7 +212,6 @@ WITH "listed" AS MATERIALIZED (
     INSERT INTO "identity_key" ("subject_id", "platform_id", "kind", "value", "created_at")
     SELECT w."id", {_PLATFORM}, k."kind", k."value", {_NOW}
     FROM "written" w, unnest(${_N + 3}::text[], ${_N + 4}::text[]) AS k("kind", "value")
-    ON CONFLICT ("subject_id", "kind", "value") DO NOTHING
 ), "session" AS (
     UPDATE "onboarding_session" SET "status" = 'COMPLETED', "performer_id" = w."id"
     FROM "written" w WHERE "onboarding_session"."id" = ${_N + 5}

@@ -112,14 +112,6 @@ def _schema_with(field: Any) -> strawberry.Schema:
     return strawberry.Schema(query=Query)
 
 
-def _probe_with_input(self: Any, value: Filter) -> str | None:
-    return value.name
-
-
-async def _probe_async(self: Any) -> str | None:
-    return "x"
-
-
 def _probe(self: Any) -> str | None:
     return "x"
 

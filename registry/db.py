@@ -46,7 +46,8 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
 # than running (registerPerformer's reads: 130-190 µs of server CPU each, 45-100 with the generic plan;
 # scripts/bench.py eligibility register). Our statements probe keys, whose best plan does not depend on
 # the values. A cached plan is made again whenever the statistics of a table it reads change (ANALYZE;
-# PostgreSQL's PREPARE), so a plan made while a table was young does not outlive its next autoanalyze.
+# PostgreSQL's PREPARE), so a plan made while a table was young does not outlive its next autoanalyze
+# (autovacuum's, on by default; a server run without it needs ANALYZE as its tables grow, as the benches do).
 SERVER_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan"}
 
 

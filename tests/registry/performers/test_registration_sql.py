@@ -11,6 +11,7 @@ import pytest
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import IntegrityError
 
+from registry import sql
 from registry.actors import Actor, ActorKind
 from registry.audit.models import AuditEvent, AuditHead
 from registry.audit.services import verify_chain
@@ -133,3 +134,28 @@ async def test_the_first_read_brings_the_blacklist_listings(db: TortoiseContext,
     else:
         assert known.listings is None
     assert known.person_id is None and known.holders == []
+
+
+async def test_an_adults_registration_is_two_statements(
+    db: TortoiseContext, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read (with the blacklist listings) and the write; a known person adds the read of its performers.
+    if not database_url.startswith("postgres"):
+        pytest.skip("the one-statement write is PostgreSQL's")
+    platform = await make_platform()
+    statements: list[str] = []
+    real_fetch = sql.fetch
+
+    async def counting(query: str, values: Any) -> list[dict[str, Any]]:
+        statements.append(query)
+        return await real_fetch(query, values)
+
+    monkeypatch.setattr(sql, "fetch", counting)
+    data = adult("acct-21", 38)
+    first = await performers.register_performer(platform_actor(platform.id), data)
+    assert first.performer is not None and len(statements) == 2
+    statements.clear()
+    data = RegisterInput(role="ROOM_OPERATOR", document=data.document, phone="13800138000")
+    second = await performers.register_performer(platform_actor(platform.id), data)
+    assert second.performer is not None and second.performer.person_id == first.performer.person_id
+    assert len(statements) == 3

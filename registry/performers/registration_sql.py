@@ -123,7 +123,8 @@ async def known(
 
 
 def available() -> bool:
-    """The one-statement write needs PostgreSQL and a connection of its own (no enclosing transaction)."""
+    """The one-statement write needs PostgreSQL outside a transaction: it commits by itself, which ends its
+    locks and frees the audit chain's head (inside a caller's transaction the ORM path runs)."""
     return type(get_connection("default")) is LaneClient
 
 

@@ -25,7 +25,7 @@ from registry.audit.services import Link, link_ctes
 from registry.enforcement import screening
 from registry.enforcement.locks import lock_ids
 from registry.enforcement.models import value_digest
-from registry.identities.services import NewPerson, new_person, person_indexes
+from registry.identities.services import NewPerson, find_person, new_person, person_key
 from registry.performers.models import Performer
 from registry.pg import LaneClient
 from registry.validators.documents import VerifiedDocument
@@ -128,9 +128,6 @@ def available() -> bool:
     return type(get_connection("default")) is LaneClient
 
 
-_PERSON_SQL: Final = 'SELECT "id" FROM "person" WHERE "document_index" = ANY($1::text[])'
-
-
 async def write(
     row: dict[str, Any], document: VerifiedDocument, strong: Sequence[str], keys: Sequence[tuple[str, str]],
     session: str | None, link: Link,
@@ -152,8 +149,10 @@ async def write(
             raise
     # Another writer (a guardian's consent, a legal representative: they take no identity lock) created
     # the person after the registration found none: its row is committed, and is the one to use.
-    found = await sql.fetch(_PERSON_SQL, [person_indexes(document)])
-    return await _write({**row, "person_id": found[0]["id"]}, None, strong, keys, session, link)
+    found = await find_person(person_key(document))
+    if found is None:
+        raise LookupError("a person's creation conflicted with a row that is gone")  # cannot happen: never deleted
+    return await _write({**row, "person_id": found.id}, None, strong, keys, session, link)
 
 
 async def _write(

@@ -43,12 +43,12 @@ class LaneClient(AsyncpgDBClient):
             return await self.execute_query_dict(query, list(values))  # also creates the pool
         connection = await self._take(pool)
         try:
-            rows = await connection.fetch(query, *values)
-        except BaseException as exc:
+            rows = await fetch_on(connection, query, values)
+        except BaseException:
             await pool.release(connection)
-            raise_translated(exc)
+            raise
         await self._give_back(pool, connection)
-        return [dict(row) for row in rows]
+        return rows
 
     def _in_transaction(self) -> TransactionContext:
         return _LaneTransaction(TransactionWrapper(self), self._pool_init_lock)

@@ -246,7 +246,8 @@ async def _refuse_minor(platform_id: str, document: VerifiedDocument) -> None:
 @dataclass(frozen=True, slots=True)
 class _Checked:
     known: Known  # what the database knew of the applicant when the input was checked
-    indexed: list[tuple[MatchKey, str]]  # the blind indexes of its identity keys (screening.index_values)
+    keys: SubjectKeys  # the applicant's identity keys
+    indexed: list[tuple[MatchKey, str]]  # their blind indexes (screening.index_values)
     role: str
     document: VerifiedDocument
     findings: list[Problem]
@@ -287,7 +288,8 @@ async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Check
     if document is None:
         return None, problems
     # The blacklist listings come with what the database knows of the applicant, in one read (PostgreSQL).
-    indexed = sorted(set(screening.index_values(_subject_keys(document, phone, device))))
+    keys = _subject_keys(document, phone, device)
+    indexed = sorted(set(screening.index_values(keys)))
     screened = [value for _, value in indexed]
     known = await registration_sql.known(actor.platform_id, role, person_indexes(document), ref, screened)
     age, age_problems = _age_problems(known.minimum_age, document, today)
@@ -305,7 +307,7 @@ async def _check_registration(actor: Actor, data: RegisterInput) -> tuple[_Check
         problems += consent_problems
     if problems or phone is None:
         return None, problems
-    return _Checked(known, indexed, role, document, findings, phone, ref, device, consent, data.agency_id), []
+    return _Checked(known, keys, indexed, role, document, findings, phone, ref, device, consent, data.agency_id), []
 
 
 def _subject_keys(document: VerifiedDocument, phone: str | None, device_id: str | None) -> SubjectKeys:
@@ -324,7 +326,7 @@ async def register_performer(actor: Actor, data: RegisterInput) -> Outcome:
     earlier = await _earlier_registration(checked, checked.known.person_id, checked.known.holders)
     if earlier is not None:
         return earlier
-    keys, indexed = _subject_keys(checked.document, checked.phone, checked.device_id), checked.indexed
+    keys, indexed = checked.keys, checked.indexed
     result = await screening.screen(actor.platform_id, keys, indexed=indexed, listings=checked.known.listings)
     if result.decision is Decision.BLOCK:
         return Outcome(

@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from pypinyin import Style, lazy_pinyin
 from tortoise.expressions import Q
 
 from registry import clock, config, sql
 from registry.avatars import phash as phashes
 from registry.enforcement.locks import lock_identities
 from registry.enforcement.models import BlacklistEntry, BlacklistKey, ReviewApproval, value_digest
+from registry.enforcement.pinyin import readings
 from registry.identities.models import IdentityKey
 from registry.problems import DomainError, ProblemCode, problem
 
@@ -116,7 +116,7 @@ def canonical_name(name: str) -> str:
     """
     text = "".join(unicodedata.normalize("NFKC", name).split())
     surname, rest = _surname_reading(text)
-    syllables = lazy_pinyin(rest, style=Style.NORMAL, errors=lambda chars: list(chars))
+    syllables = readings(rest)
     return "".join(ch for ch in (surname + "".join(syllables)).casefold() if ch.isalnum())
 
 

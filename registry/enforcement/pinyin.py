@@ -1,0 +1,49 @@
+"""Tone-less pinyin readings of Han text, as pypinyin's `lazy_pinyin(text, style=Style.NORMAL)` gives them.
+
+pypinyin builds a converter for every call and runs each segment (a character, or a phrase of its
+dictionary) through its whole style pipeline: about 16 µs a character, most of the blacklist name key's
+cost in a registration (scripts/bench.py eligibility register). Here one converter serves every call and
+remembers each segment's reading. Segments come from the dictionaries, not from the names, so the memo
+holds characters and phrases (a few thousand cover most names), whatever names go through it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pypinyin import Style
+from pypinyin.constants import RE_HANS
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
+
+
+def _keep(chars: str) -> list[str]:
+    """Characters without a reading (Latin letters, digits) are kept as they are."""
+    return list(chars)
+
+
+_CONVERTER = UltimateConverter()  # lazy_pinyin's own, with its defaults
+
+
+@lru_cache(maxsize=65_536)
+def _segment(words: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(r) for r in _CONVERTER.convert(words, Style.NORMAL, False, _keep, True))
+
+
+class _RememberingConverter(UltimateConverter):
+    """Only `readings` uses it, always with the arguments `_segment` converts with."""
+
+    def convert(self, words: str, style: Any, heteronym: bool, errors: Any, strict: bool, **kwargs: Any) -> Any:
+        if RE_HANS.match(words):  # a Han segment; anything else (a Latin name) is never remembered
+            return [list(reading) for reading in _segment(words)]  # fresh lists: callers may extend them
+        return super().convert(words, style, heteronym, errors, strict, **kwargs)
+
+
+_PINYIN = Pinyin(_RememberingConverter())
+
+
+def readings(text: str) -> list[str]:
+    """One tone-less syllable per Han character (a phrase of pypinyin's dictionary read as a phrase);
+    other characters one by one, unchanged."""
+    return _PINYIN.lazy_pinyin(text, style=Style.NORMAL, errors=_keep)

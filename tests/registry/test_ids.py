@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import secrets
+
+import pytest
 
 from registry.ids import ID_MAX_LENGTH, new_id, new_ids, prefix_of
 
@@ -20,6 +24,14 @@ def test_new_id_format() -> None:
     assert _FORMAT.fullmatch(record_id) and len(record_id) <= ID_MAX_LENGTH
     assert prefix_of(record_id) == "sup"
     assert len(_bits(record_id)) == 16
+
+
+def test_new_id_is_the_base32_of_its_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for raw in [bytes(16), b"\xff" * 16, bytes(range(16)), *(os.urandom(16) for _ in range(2000))]:
+        monkeypatch.setattr(secrets, "token_bytes", lambda n, raw=raw: raw)
+        assert new_id("sup") == "sup_" + base64.b32encode(raw).decode().rstrip("=").lower()
+    monkeypatch.undo()
+    assert len({new_id("sup") for _ in range(5000)}) == 5000
 
 
 def test_a_batch_has_the_same_format_and_no_repeats() -> None:

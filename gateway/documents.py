@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import graphql
@@ -48,6 +48,7 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
 
 from gateway.coercion import CoerceVariables, compile_variables
+from gateway.completion import Completions, completing
 
 _SERVED = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # Parsing stops early on absurd documents; the limits rule measures the real ones.
@@ -65,6 +66,7 @@ class _Plan:
     fragment_definitions: dict[str, FragmentDefinitionNode]
     fragments: dict[str, FragmentDetails]
     coerce: CoerceVariables
+    completions: Completions = field(default_factory=Completions)  # its selections' compiled completions
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class PreparedDocuments:
         self._entries: OrderedDict[str, Prepared | None] = OrderedDict()
         self._executor_kwargs = execution_context_class_kwargs(schema.execution_context_class)
         self._executor_class: type[Executor] = self._executor_kwargs.get("executor_class") or IncrementalExecutor
+        self._completing_class = completing(self._executor_class)  # for the operations with a plan
         # graphql-core's `execute` refuses such a schema; the built executor would not.
         graphql_schema = schema._schema
         self._compiled = COMPILED_COERCION and not (
@@ -160,7 +163,7 @@ class PreparedDocuments:
             )
         else:
             # Executor.build's own construction, with the same arguments `execute` above passes it.
-            executor = self._executor_class(
+            executor = self._completing_class(
                 self._schema._schema,
                 plan.fragment_definitions,
                 plan.fragments,
@@ -180,6 +183,7 @@ class PreparedDocuments:
                 hooks=None,
                 operation_extensions=None,
             )
+            executor.completions = plan.completions
             try:
                 result = await await_maybe(executor.execute_operation())
             finally:

@@ -2,9 +2,10 @@
 
 pypinyin builds a converter for every call and runs each segment (a character, or a phrase of its
 dictionary) through its whole style pipeline: about 16 µs a character, most of the blacklist name key's
-cost in a registration (scripts/bench.py eligibility register). Here one converter serves every call and
-remembers each segment's reading. Segments come from the dictionaries, not from the names, so the memo
-holds characters and phrases (a few thousand cover most names), whatever names go through it.
+cost in a registration (scripts/bench.py eligibility register). Here the text is cut as lazy_pinyin cuts
+it, one converter serves every call, and each Han segment's reading is remembered. Segments come from the
+dictionaries, not from the names, so the memo holds characters and phrases (a few thousand cover most
+names), whatever names go through it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pypinyin import Style
 from pypinyin.constants import RE_HANS
 from pypinyin.converter import UltimateConverter
-from pypinyin.core import Pinyin
+from pypinyin.seg.simpleseg import seg
 
 
 def _keep(chars: str) -> list[str]:
@@ -31,19 +32,15 @@ def _segment(words: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(r) for r in _CONVERTER.convert(words, Style.NORMAL, False, _keep, True))
 
 
-class _RememberingConverter(UltimateConverter):
-    """Only `readings` uses it, always with the arguments `_segment` converts with."""
-
-    def convert(self, words: str, style: Any, heteronym: bool, errors: Any, strict: bool, **kwargs: Any) -> Any:
-        if RE_HANS.match(words):  # a Han segment; anything else (a Latin name) is never remembered
-            return [list(reading) for reading in _segment(words)]  # fresh lists: callers may extend them
-        return super().convert(words, style, heteronym, errors, strict, **kwargs)
-
-
-_PINYIN = Pinyin(_RememberingConverter())
-
-
 def readings(text: str) -> list[str]:
     """One tone-less syllable per Han character (a phrase of pypinyin's dictionary read as a phrase);
     other characters one by one, unchanged."""
-    return _PINYIN.lazy_pinyin(text, style=Style.NORMAL, errors=_keep)
+    syllables: list[str] = []
+    for words in seg(text):  # what lazy_pinyin converts: Han runs cut by the phrase dictionary, and the rest
+        if RE_HANS.match(words):
+            converted: Any = _segment(words)
+        else:  # never remembered: it may be a Latin name
+            converted = _CONVERTER.convert(words, Style.NORMAL, False, _keep, True)
+        for reading in converted:
+            syllables.extend(reading)
+    return syllables

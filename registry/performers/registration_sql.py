@@ -159,7 +159,8 @@ async def _write(
     row: dict[str, Any], person: NewPerson | None, strong: Sequence[str], keys: Sequence[tuple[str, str]],
     session: str | None, link: Link,
 ) -> str | None:  # fmt: skip
-    values = [_db_value(name, row[name]) for name in COLUMNS]
+    values = [row[name] for name in COLUMNS]
+    values[_FINDINGS] = _FINDINGS_FIELD.to_db_value(values[_FINDINGS], None)  # JSON text, as the ORM writes it
     digests = [value_digest(v) for v in strong]
     keys = list(dict.fromkeys(keys))  # each (kind, value) once: the keys are inserted without ON CONFLICT
     values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session]
@@ -181,6 +182,8 @@ _SELECTED: Final = ", ".join(
     for i, name in enumerate(Performer._meta.fields_db_projection, start=1)
 )
 _N = len(COLUMNS)
+_FINDINGS = COLUMNS.index("findings")
+_FINDINGS_FIELD: Final = Performer._meta.fields_map["findings"]
 _NOW = f"${COLUMNS.index('created_at') + 1}"
 _PLATFORM = f"${COLUMNS.index('platform_id') + 1}"
 # After the columns: the strong keys' digests and blind indexes (the re-screening), every key's kind and
@@ -218,9 +221,3 @@ WITH "listed" AS MATERIALIZED (
 ), {link_ctes(_N + 9, after_write="written")}
 SELECT (SELECT count(*) FROM "written") AS "written", (SELECT "person_id" FROM "written") AS "person_id"
 """  # noqa: S608 (built from the model's column names and our own fragments; every value is bound)
-
-
-def _db_value(name: str, value: Any) -> Any:
-    if name == "findings":
-        return Performer._meta.fields_map["findings"].to_db_value(value, None)  # JSON text, as the ORM writes it
-    return value

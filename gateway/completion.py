@@ -135,6 +135,7 @@ def _step(
         field is None
         or not getattr(field.resolve, "_is_default", False)  # Strawberry's resolver of a plain field
         or not isinstance(definition, StrawberryField)
+        or type(definition).get_result is not StrawberryField.get_result  # a subclass may read otherwise
         or not definition.is_basic_field
     ):
         return None

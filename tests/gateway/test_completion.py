@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.types.field import StrawberryField
 
 from gateway.completion import Completions
 from gateway.documents import PreparedDocuments
@@ -53,8 +54,24 @@ class Box:
         return self.label.upper()
 
 
+class _Shouting(StrawberryField):
+    """A field class that reads its value its own way: the program must not read it as a plain field."""
+
+    def get_result(self, source: Any, info: Any, args: list[Any], kwargs: Any) -> Any:
+        return str(super().get_result(source, info, args, kwargs)).upper()
+
+
+@strawberry.type
+class Loud:
+    word: str = _Shouting()
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def loud(self) -> Loud:
+        return Loud(word="hi")
+
     @strawberry.field
     def box(self, info: strawberry.Info) -> Box | None:
         return info.context["box"]  # type: ignore[no-any-return]
@@ -298,3 +315,9 @@ def test_a_failed_program_leaves_the_answer_to_graphql_core(loop: Any, monkeypat
     answer = _compiled(DOCUMENTS, PLAIN, _build(_box(strict=_leaf(name=None))), {})
     assert answer.data == {"box": None} and answer.errors is not None
     assert calls[0] == "Box"  # graphql-core completed the box again, and found the null
+
+
+def test_a_field_class_of_its_own_is_left_to_graphql_core(loop: Any) -> None:
+    documents = PreparedDocuments(SCHEMA, ())
+    assert _compiled(documents, "{ loud { word } }", None, {}).data == {"loud": {"word": "HI"}}
+    assert _programs(documents, "{ loud { word } }") == {"Loud": False}

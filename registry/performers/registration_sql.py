@@ -21,7 +21,7 @@ from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 
 from registry import clock, sql
-from registry.audit.services import Link, link_ctes
+from registry.audit.services import Link, chain_gate, link_ctes
 from registry.enforcement import screening
 from registry.enforcement.locks import lock_ids
 from registry.enforcement.models import value_digest
@@ -166,7 +166,8 @@ async def _write(
     values += [digests, list(strong), [k for k, _ in keys], [v for _, v in keys], session]
     values += [person.id, person.document_index] if person is not None else [None, None]
     values.append(lock_ids(strong))
-    found = (await sql.fetch(_WRITE_SQL, [*values, *link.values]))[0]
+    async with chain_gate(link.actor.platform_id):  # it moves the chain's head and commits by itself
+        found = (await sql.fetch(_WRITE_SQL, [*values, *link.values]))[0]
     return found["person_id"] if found["written"] else None
 
 

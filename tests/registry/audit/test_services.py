@@ -21,6 +21,7 @@ from registry.audit.services import (
     _event_json,
     append_many,
     canonical_json,
+    chain_gate,
     link_hash,
     record,
     record_many,
@@ -247,3 +248,12 @@ def test_event_json_refuses_what_canonical_json_refuses(value: dict[str, Any]) -
         canonical_json(value)
     with pytest.raises(TypeError):
         _event_json(value)
+
+
+def test_each_platform_has_one_chain_gate_per_event_loop() -> None:
+    async def gates() -> tuple[asyncio.Semaphore, asyncio.Semaphore, asyncio.Semaphore]:
+        return chain_gate("plt_a"), chain_gate("plt_a"), chain_gate("plt_b")
+
+    first, again, other = asyncio.run(gates())
+    assert first is again and first is not other
+    assert asyncio.run(gates())[0] is not first  # a semaphore serves the loop it was made in

@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from registry import sql
 from registry.actors import Actor, ActorKind
 from registry.audit.models import AuditEvent, AuditHead
-from registry.audit.services import verify_chain
+from registry.audit.services import CHAIN_WRITERS, chain_gate, verify_chain
 from registry.enforcement import screening
 from registry.enforcement.screening import SubjectKeys
 from registry.identities.models import IdentityKey, Person
@@ -159,3 +159,46 @@ async def test_an_adults_registration_is_two_statements(
     second = await performers.register_performer(platform_actor(platform.id), data)
     assert second.performer is not None and second.performer.person_id == first.performer.person_id
     assert len(statements) == 3
+
+
+async def test_the_write_waits_for_a_place_at_the_platforms_chain(
+    db: TortoiseContext, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At most CHAIN_WRITERS writes of a platform go to the database at once; the others wait their turn here.
+    if not database_url.startswith("postgres"):
+        pytest.skip("the one-statement write is PostgreSQL's")
+    platform = await make_platform()
+    actor = platform_actor(platform.id)
+    gate = chain_gate(platform.id)
+    for _ in range(CHAIN_WRITERS):
+        await gate.acquire()
+    waiting = asyncio.create_task(performers.register_performer(actor, adult("gate-0", 30)))
+    await asyncio.sleep(0.3)
+    assert not waiting.done() and not await Performer.filter(platform_id=platform.id).exists()
+    gate.release()
+    first = await asyncio.wait_for(waiting, 10)
+    assert first.performer is not None
+    for _ in range(CHAIN_WRITERS - 1):
+        gate.release()
+
+    in_flight, most = 0, 0
+    real_fetch = sql.fetch
+
+    async def counting(query: str, values: Any) -> list[dict[str, Any]]:
+        nonlocal in_flight, most
+        if query is not registration_sql._WRITE_SQL:
+            return await real_fetch(query, values)
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await real_fetch(query, values)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(sql, "fetch", counting)
+    outcomes = await asyncio.gather(
+        *(performers.register_performer(actor, adult(f"gate-{i}", 20 + i)) for i in range(1, 13))
+    )
+    assert all(outcome.performer is not None for outcome in outcomes)
+    assert 1 <= most <= CHAIN_WRITERS
+    assert (await verify_chain(platform.id)).ok

@@ -223,9 +223,9 @@ def prepare_link(actor: Actor, change: Change) -> Link:
 
 # A platform's writers queue on its chain's head row. With 32 registrations at once PostgreSQL spent its time
 # on that queue (each waiter re-reads the head row after the commit before it, and is woken and put back to
-# sleep): 1.1 to 1.35 ms of server CPU per registration, against 0.8 to 0.9 with at most four at once per
-# process, and the gateway's own CPU fell by a fifth too (scripts/bench.py eligibility register). The others
-# wait here, which costs nothing: they would have waited for the head anyway.
+# sleep): 1.1 to 1.35 ms of server CPU per registration, against 0.8 to 1.0 with at most four at once per
+# process, and the gateway's own CPU fell by a tenth to a fifth too (scripts/bench.py eligibility register).
+# The others wait here, which costs nothing: they would have waited for the head anyway.
 CHAIN_WRITERS: Final = 4
 _gates: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = WeakKeyDictionary()
 

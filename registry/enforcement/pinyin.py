@@ -10,8 +10,8 @@ names), whatever names go through it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 from pypinyin import Style
 from pypinyin.constants import RE_HANS
@@ -27,9 +27,14 @@ def _keep(chars: str) -> list[str]:
 _CONVERTER = UltimateConverter()  # lazy_pinyin's own, with its defaults
 
 
+def _convert(words: str) -> list[list[str]]:
+    """lazy_pinyin's conversion of one segment: a list of readings per character (no heteronyms)."""
+    return _CONVERTER.convert(words, Style.NORMAL, False, _keep, True)  # type: ignore[no-any-return]
+
+
 @lru_cache(maxsize=65_536)
 def _segment(words: str) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(r) for r in _CONVERTER.convert(words, Style.NORMAL, False, _keep, True))
+    return tuple(tuple(r) for r in _convert(words))
 
 
 def readings(text: str) -> list[str]:
@@ -37,10 +42,8 @@ def readings(text: str) -> list[str]:
     other characters one by one, unchanged."""
     syllables: list[str] = []
     for words in seg(text):  # what lazy_pinyin converts: Han runs cut by the phrase dictionary, and the rest
-        if RE_HANS.match(words):
-            converted: Any = _segment(words)
-        else:  # never remembered: it may be a Latin name
-            converted = _CONVERTER.convert(words, Style.NORMAL, False, _keep, True)
+        # Only Han segments are remembered: anything else may be a Latin name.
+        converted: Sequence[Sequence[str]] = _segment(words) if RE_HANS.match(words) else _convert(words)
         for reading in converted:
             syllables.extend(reading)
     return syllables

@@ -31,6 +31,11 @@ from tests.factories import document, platform_actor, years_ago
 from tests.registry.enforcement.helpers import add_entry
 
 
+def _needs_the_one_statement_write(database_url: str) -> None:
+    if not database_url.startswith("postgres"):
+        pytest.skip("the one-statement write is PostgreSQL's")
+
+
 def adult(ref: str, years: int = 33) -> RegisterInput:
     return RegisterInput(role="MARKETER", document=document(years_ago(years)), phone="13800138000", external_ref=ref)
 
@@ -96,8 +101,7 @@ async def test_a_person_created_meanwhile_is_the_one_registered(
 ) -> None:
     # Guardians and legal representatives get their person without identity locks: when one is created
     # between the registration's read and its write, the write fails on the person and tries again with it.
-    if not database_url.startswith("postgres"):
-        pytest.skip("the one-statement write is PostgreSQL's")
+    _needs_the_one_statement_write(database_url)
     platform = await make_platform()
     data = adult("acct-9", 47)
     verified = validate_document(data.document, today=years_ago(0))[0]
@@ -140,8 +144,7 @@ async def test_an_adults_registration_is_two_statements(
     db: TortoiseContext, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The read (with the blacklist listings) and the write; a known person adds the read of its performers.
-    if not database_url.startswith("postgres"):
-        pytest.skip("the one-statement write is PostgreSQL's")
+    _needs_the_one_statement_write(database_url)
     platform = await make_platform()
     statements: list[str] = []
     real_fetch = sql.fetch
@@ -165,8 +168,7 @@ async def test_the_write_waits_for_a_place_at_the_platforms_chain(
     db: TortoiseContext, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # At most CHAIN_WRITERS writes of a platform go to the database at once; the others wait their turn here.
-    if not database_url.startswith("postgres"):
-        pytest.skip("the one-statement write is PostgreSQL's")
+    _needs_the_one_statement_write(database_url)
     platform = await make_platform()
     actor = platform_actor(platform.id)
     gate = chain_gate(platform.id)

@@ -15,27 +15,38 @@ would complete without an error; at the first value it would not (a null for a n
 scalar refuses, an awaitable, an exception, an iterable other than a list or tuple, an object of another
 type) it stops, and graphql-core completes the object again from the start and words the error itself.
 Plain fields only read attributes, so reading them again changes nothing.
+
+An operation of one root field without directives (liveEligibility, every mutation of the contract) is
+also run without graphql-core's collection and dispatch of root fields: the field is collected once, when
+the operation is prepared, and executed as `execute_field` executes it, errors handled by graphql-core's
+own `handle_field_error`; only its completion goes through the programs first.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
     SelectionSetNode,
+    get_argument_values,
     is_leaf_type,
 )
-from graphql.execution import Executor
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution import ExecutionResult, Executor
+from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
 from graphql.pyutils import Path, Undefined
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -49,14 +60,48 @@ class _Stop(Exception):
     """A value graphql-core would not complete without an error: it completes the object instead."""
 
 
+@dataclass(frozen=True, slots=True)
+class RootField:
+    """An operation's only root field, as graphql-core's `collect_fields` collects it (whatever the variables)."""
+
+    parent_type: GraphQLObjectType
+    key: str
+    field: GraphQLField
+    node: FieldNode
+    details: FieldDetailsList
+    path: Path
+    complete: Complete | None  # the program of its type, when there is one
+
+
+def root_field(schema: GraphQLSchema, operation: OperationDefinitionNode) -> RootField | None:
+    """The operation's one root field, or None when collecting its root fields takes graphql-core."""
+    parent_type = schema.get_root_type(operation.operation)
+    selections = operation.selection_set.selections
+    if parent_type is None or operation.directives or len(selections) != 1:
+        return None  # (operation directives: @experimental_disableErrorPropagation, read by the executor)
+    node = selections[0]
+    if not isinstance(node, FieldNode) or node.directives:
+        return None  # a fragment, or @skip / @include: collected with the variables
+    field = schema.get_field(parent_type, node.name.value)
+    if field is None:
+        return None
+    key = (node.alias or node.name).value
+    details = [FieldDetails(node, None)]
+    return RootField(
+        parent_type, key, field, node, details, Path(None, key, parent_type.name), _completer(field.type, node)
+    )
+
+
 class Completions:
-    """The programs of one prepared operation, by selection (the field node that holds it)."""
+    """The programs of one prepared operation, by selection (the field node that holds it), and its root field
+    when it has only one."""
 
-    __slots__ = ("_programs",)
+    __slots__ = ("_programs", "root")
 
-    def __init__(self) -> None:
+    def __init__(self, root: RootField | None = None) -> None:
         # Keyed by node identity: the nodes live as long as the prepared document that holds this.
         self._programs: dict[tuple[str, int], Program | None] = {}
+        self.root = root
 
     def program(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Program | None:
         if len(field_details_list) != 1 or field_details_list[0].fragment_variable_values is not None:
@@ -93,8 +138,77 @@ def completing(executor_class: type[Executor]) -> type[Executor]:
                     pass
             return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
 
+        def execute_operation(self, serially: bool | None = None) -> Any:
+            root = self.completions.root
+            if root is None or self.abort_signal is not None or self.middleware_manager is not None:
+                return super().execute_operation(serially)
+            # As `execute_operation` runs its collected root fields, for one field.
+            try:
+                data = self.execute_root_field(root)
+            except GraphQLError as error:  # a non-null field's error nulls the whole data
+                self.collected_errors.add(error, None)
+                return self.build_response(None)
+            if self.is_awaitable(data):
+                return self.await_root_field(data)
+            return self.build_response(data)
+
+        async def await_root_field(self, data: Any) -> ExecutionResult:
+            try:
+                completed = await data
+            except GraphQLError as error:
+                self.collected_errors.add(error, None)
+                return self.build_response(None)
+            except Exception:
+                await self.cancel_incremental_work()
+                self.run_async_work_finished_hook()
+                raise
+            return self.build_response(completed)
+
+        def execute_root_field(self, root: RootField) -> Any:
+            # As `execute_fields` and `execute_field` run a field; the completion tries the program first.
+            field, details, path = root.field, root.details, root.path
+            info = self.build_resolve_info(field, [root.node], root.parent_type, path)
+            try:
+                args = (
+                    get_argument_values(field, root.node, self.variable_values, None, self.hide_suggestions)
+                    if field.args or root.node.arguments
+                    else {}
+                )
+                result = (field.resolve or self.field_resolver)(self.root_value, info, **args)
+                if self.is_awaitable(result):
+                    completed = self.complete_awaitable_value(field.type, details, info, path, result, None)
+                else:
+                    completed = self.complete_root_value(root, info, result)
+                    if self.is_awaitable(completed):
+                        completed = self.await_completed(completed, root)
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field.type, details, path)
+                completed = None
+            if self.is_awaitable(completed):
+                return _keyed(root.key, completed)
+            return {root.key: completed}
+
+        def complete_root_value(self, root: RootField, info: GraphQLResolveInfo, result: Any) -> Any:
+            if root.complete is not None:
+                try:
+                    return root.complete(result)
+                except Exception:  # noqa: S110 (graphql-core completes it again and reports what went wrong)
+                    pass
+            return self.complete_value(root.field.type, root.details, info, root.path, result, None)
+
+        async def await_completed(self, completed: Any, root: RootField) -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, root.field.type, root.details, root.path)
+                return None
+
     CompletingExecutor.__name__ = CompletingExecutor.__qualname__ = f"Completing{executor_class.__name__}"
     return CompletingExecutor
+
+
+async def _keyed(key: str, completed: Any) -> dict[str, Any]:
+    return {key: await completed}
 
 
 def compile_object(object_type: GraphQLObjectType, selection_set: SelectionSetNode | None) -> Program | None:

@@ -48,7 +48,7 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
 
 from gateway.coercion import CoerceVariables, compile_variables
-from gateway.completion import Completions, completing
+from gateway.completion import Completions, completing, root_field
 
 _SERVED = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # Parsing stops early on absurd documents; the limits rule measures the real ones.
@@ -137,7 +137,8 @@ class PreparedDocuments:
             if node.operation in _SERVED:
                 coerce = compile_variables(self._schema._schema, node.variable_definitions or ())
                 if coerce is not None:
-                    plans[name] = _Plan(node, definitions, fragments, coerce)
+                    root = root_field(self._schema._schema, node)
+                    plans[name] = _Plan(node, definitions, fragments, coerce, Completions(root))
         return plans
 
     async def execute(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import ExecutionResult
+from graphql import ExecutionResult, get_named_type
 from graphql import execute as graphql_execute
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,8 +83,35 @@ class Query:
     def strict_box(self, info: strawberry.Info) -> Box:
         return info.context["box"]  # type: ignore[no-any-return]
 
+    @strawberry.field
+    async def later_box(self, info: strawberry.Info) -> Box | None:
+        return info.context["box"]  # type: ignore[no-any-return]
 
-SCHEMA = strawberry.Schema(query=Query)
+    @strawberry.field
+    def box_labelled(self, info: strawberry.Info, label: str, times: int = 1) -> Box | None:
+        box = info.context["box"]
+        return Box(label=label * times, leaf=None, leaves=[], strict=box.strict) if isinstance(box, Box) else box
+
+    @strawberry.field
+    def failing(self) -> Box | None:
+        raise ValueError("no box today")
+
+    @strawberry.field
+    async def strict_failing(self) -> Box:
+        raise ValueError("no box at all")
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def relabel(self, info: strawberry.Info, label: str) -> Box:
+        box = info.context["box"]
+        if isinstance(box, Box):
+            box.label = label
+        return box  # type: ignore[no-any-return]
+
+
+SCHEMA = strawberry.Schema(query=Query, mutation=Mutation)
 LEAF = "name size tags colors at __typename"
 PLAIN = f"{{ box {{ label leaf {{ {LEAF} }} leaves {{ {LEAF} }} strict {{ name }} }} }}"
 QUERIES = [
@@ -94,6 +121,16 @@ QUERIES = [
     "{ box { ...F } } fragment F on Box { label leaf { name } }",
     "query ($x: Boolean!) { box { label @include(if: $x) leaf { name } } }",
     "{ box { label label leaf { name } } }",  # a repeated field: merged by graphql-core
+]
+# Operations of one root field run without graphql-core's root collection; these add what QUERIES lack.
+ROOT_QUERIES = [
+    f"{{ laterBox {{ label leaf {{ {LEAF} }} leaves {{ name }} }} }}",  # an async resolver
+    "query ($l: String!) { b: boxLabelled(label: $l, times: 2) { label strict { name } } }",  # arguments
+    '{ boxLabelled(label: "x") { label shout } }',
+    "{ failing { label } }",
+    "{ strictFailing { label } }",  # an error nulls the whole data
+    "{ __typename }",
+    "mutation ($l: String!) { relabel(label: $l) { label leaf { name } } }",
 ]
 
 
@@ -196,7 +233,7 @@ def _answer(result: ExecutionResult) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def _same_answer(documents: PreparedDocuments, query: str, spec: Any) -> None:
-    variables = {"x": True} if "$x" in query else {}
+    variables = {"x": True} if "$x" in query else {"l": "new"} if "$l" in query else {}
     with _abandoned_coroutines_freed_here():
         expected = _answer(_graphql_cores(query, _build(spec), variables))
         assert _answer(_compiled(documents, query, _build(spec), variables)) == expected
@@ -234,6 +271,13 @@ def loop() -> Any:
 @given(spec=st.one_of(_BOX, _BOX, _BOX, st.none()), which=st.sampled_from(range(len(QUERIES))))
 def test_answers_and_errors_are_graphql_cores(loop: Any, spec: Any, which: int) -> None:
     _same_answer(DOCUMENTS, QUERIES[which], spec)
+
+
+@pytest.mark.filterwarnings("ignore:coroutine 'Executor\\.:RuntimeWarning")
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=st.one_of(_BOX, _BOX, _BOX, st.none()), which=st.sampled_from(range(len(ROOT_QUERIES))))
+def test_root_fields_answer_as_graphql_core(loop: Any, spec: Any, which: int) -> None:
+    _same_answer(DOCUMENTS, ROOT_QUERIES[which], spec)
 
 
 DOCUMENTS = PreparedDocuments(SCHEMA, ())
@@ -315,7 +359,11 @@ def _programs(documents: PreparedDocuments, query: str) -> dict[str, bool]:
     prepared = documents.get(query)
     assert prepared is not None
     completions: Completions = prepared.plans[None].completions
-    return {name: program is not None for (name, _), program in completions._programs.items()}
+    programs = {name: program is not None for (name, _), program in completions._programs.items()}
+    root = completions.root
+    if root is not None and root.complete is not None:  # compiled with the operation
+        programs[get_named_type(root.field.type).name] = True
+    return programs
 
 
 def test_plain_selections_are_compiled_and_the_others_are_not(loop: Any) -> None:
@@ -337,6 +385,38 @@ def test_a_failed_program_leaves_the_answer_to_graphql_core(loop: Any, monkeypat
     answer = _compiled(DOCUMENTS, PLAIN, _build(_box(strict=_leaf(name=None))), {})
     assert answer.data == {"box": None} and answer.errors is not None
     assert calls[0] == "Box"  # graphql-core completed the box again, and found the null
+
+
+def _count_root_collections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many root fields graphql-core's own `execute_fields` has run from now on."""
+    calls: list[int] = []
+    base = DOCUMENTS._completing_class.__mro__[1]
+    original: Callable[..., Any] = base.execute_fields
+
+    def counting(self: Any, parent_type: Any, source: Any, path: Any, grouped_field_set: Any, *args: Any) -> Any:
+        if path is None:
+            calls.append(len(grouped_field_set))
+        return original(self, parent_type, source, path, grouped_field_set, *args)
+
+    monkeypatch.setattr(base, "execute_fields", counting)
+    return calls
+
+
+def test_one_root_field_runs_without_graphql_cores_root_collection(loop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_root_collections(monkeypatch)
+    box = _box()
+    for query in [*QUERIES[:3], *ROOT_QUERIES[:3], *ROOT_QUERIES[5:]]:
+        assert _compiled(DOCUMENTS, query, _build(box), {"l": "n"}).errors is None
+    assert calls == []
+    more = [
+        "{ box { label } strictBox { label } }",  # two root fields
+        "query ($x: Boolean!) { box @include(if: $x) { label } }",  # collected with the variables
+        "{ ...Q } fragment Q on Query { box { label } }",
+    ]
+    for query in more:
+        answer = _compiled(DOCUMENTS, query, _build(box), {"x": True})
+        assert answer.errors is None and answer.data is not None and answer.data["box"] == {"label": "b"}
+    assert calls == [2, 1, 1]
 
 
 def test_a_field_class_of_its_own_is_left_to_graphql_core(loop: Any) -> None:

@@ -16,8 +16,8 @@ scalar refuses, an awaitable, an exception, an iterable other than a list or tup
 type) it stops, and graphql-core completes the object again from the start and words the error itself.
 Plain fields only read attributes, so reading them again changes nothing.
 
-An operation of one root field without directives (liveEligibility, every mutation of the contract) is
-also run without graphql-core's collection and dispatch of root fields: the field is collected once, when
+An operation of one root field without directives (a liveEligibility check, a mutation as integrators send
+them) is also run without graphql-core's collection and dispatch of root fields: the field is collected once, when
 the operation is prepared, and executed as `execute_field` executes it, errors handled by graphql-core's
 own `handle_field_error`; only its completion goes through the programs first.
 """

@@ -10,7 +10,9 @@ document, orjson), the last two from scripts/benches/baselines.py. A raw-socket 
 the other cores drives them interleaved, in rounds, at one concurrency; each ratio is computed inside
 its round and the median taken (the machine is shared: trust ratios over absolute figures).
 liveEligibility asks for performers picked uniformly at random from a sample of seeded ids; answers are
-cached by the gateway for up to a minute, so the line says how many requests the cache could answer.
+cached by the gateway for up to a minute, so the line says how many requests the cache could answer, and
+each round's line "by kind" gives the latencies of those ("cached") and of the others ("computed": a read
+of the database): as soon as computed answers are more than 1% of a round's requests, they set its p99.
 
     python scripts/bench.py eligibility [--rounds 3] [--seconds 5] [--concurrency 32] [--sizes 10000,1000000]
     python scripts/bench.py eligibility register [--rounds 3] [--seconds 5] [--concurrency 32]
@@ -69,6 +71,7 @@ REGISTER = (
 )
 INSERT = "mutation Insert($key: String!, $name: String!) { insertRow(key: $key, name: $name) { id key } }"
 GATEWAY, STRAWBERRY, GRAPHQL_CORE = "liveEligibility", "bare Strawberry", "bare graphql-core"
+CACHED, COMPUTED = "cached", "computed"  # EligibilityRequests' kinds of request
 REGISTRATION, INSERTION = "registerPerformer", "bare Strawberry insert"
 BASELINES = {"strawberry_app": STRAWBERRY, "graphql_core_app": GRAPHQL_CORE}  # app factory -> label
 
@@ -193,6 +196,7 @@ class EligibilityRequests:
         self._computed_at: dict[int, float] = {}
         self._rng = rng
         self.sent = self.cacheable = 0
+        self._last = CACHED
 
     def __call__(self) -> bytes:
         pick = self._rng.randrange(len(self._requests))
@@ -200,10 +204,16 @@ class EligibilityRequests:
         computed = self._computed_at.get(pick)
         if computed is not None and now - computed < MAX_AGE.total_seconds():
             self.cacheable += 1
+            self._last = CACHED
         else:
             self._computed_at[pick] = now
+            self._last = COMPUTED
         self.sent += 1
         return self._requests[pick]
+
+    def kind(self) -> str:
+        """Whether the request just sent could be answered from the cache (loadgen.Target.kind)."""
+        return self._last
 
 
 def _eligibility_ok(body: bytes) -> bool:
@@ -280,7 +290,20 @@ async def _measure(targets: list[Target], options: Options, label: str) -> list[
         rounds.append(measured)
         line = " | ".join(f"{t.name} {_phase_text(measured[t.name])}" for t in targets)
         print(f"{label} round {number + 1}: {line}", flush=True)
+        for target in targets:
+            if measured[target.name].by_kind:
+                print(f"{'':>{len(label)}}   {target.name} by kind: {_kinds_text(measured[target.name])}", flush=True)
     return rounds
+
+
+def _kinds_text(phase: Phase) -> str:
+    # The p99 of a round is a computed answer's latency as soon as they are more than 1% of its requests.
+    total = sum(len(values) for values in phase.by_kind.values()) or 1
+    return "; ".join(
+        f"{kind} {len(values) / total:.1%} p50 {loadgen.percentile_ms(values, 0.5):.1f} ms "
+        f"p99 {loadgen.percentile_ms(values, 0.99):.1f} ms"
+        for kind, values in sorted(phase.by_kind.items())
+    )
 
 
 def _median(rounds: list[Round], value: Callable[[Round], float | None]) -> float | None:
@@ -348,7 +371,7 @@ async def _eligibility_phases(setup: Setup, options: Options, servers: list[Serv
                   f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
             sample = rng.sample(ids, min(options.sample, len(ids)))
             requests = EligibilityRequests(gateway.port, _token(gateway, setup, "eligibility:read"), sample, rng)
-            targets = [Target(GATEWAY, gateway.port, gateway.pid, requests, _eligibility_ok)]
+            targets = [Target(GATEWAY, gateway.port, gateway.pid, requests, _eligibility_ok, requests.kind)]
             targets += [_hello_target(server) for server in bare]
             results[size] = await _measure(targets, options, f"{size:>9,}")
             share = requests.cacheable / requests.sent if requests.sent else 0.0

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 RequestSource = Callable[[], bytes]  # the bytes of the next request
 BodyCheck = Callable[[bytes], bool]  # is this 200 answer a correct one?
+RequestKind = Callable[[], str]  # the kind of the request `next_request` gave last, e.g. "cached"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Target:
     pid: int
     next_request: RequestSource
     ok: BodyCheck
+    kind: RequestKind | None = None  # when given, latencies are also kept by kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Phase:
     server_cpu_s: float | None
     database_cpu_s: float | None = None  # a PostgreSQL server on this machine, all its processes
     client_cpu_s: float | None = None  # this load generator's own process
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # seconds, sorted, by Target.kind
 
     @property
     def client_cpu_us_per_request(self) -> float | None:
@@ -62,9 +65,7 @@ class Phase:
         return self.requests / self.seconds
 
     def percentile_ms(self, fraction: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        return self.latencies[min(len(self.latencies) - 1, int(fraction * len(self.latencies)))] * 1000
+        return percentile_ms(self.latencies, fraction)
 
     @property
     def p99_ms(self) -> float:
@@ -75,6 +76,13 @@ class Phase:
         if self.server_cpu_s is None or not self.requests:
             return None
         return self.server_cpu_s / self.requests * 1e6
+
+
+def percentile_ms(latencies: list[float], fraction: float) -> float:
+    """A percentile of sorted latencies in seconds, in milliseconds."""
+    if not latencies:
+        return float("nan")
+    return latencies[min(len(latencies) - 1, int(fraction * len(latencies)))] * 1000
 
 
 def post(port: int, path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
@@ -91,12 +99,15 @@ def _content_length(head: bytes) -> int:
     raise ConnectionError("an answer without Content-Length (chunked answers are not expected here)")
 
 
-async def _connection(target: Target, deadline: float, latencies: list[float]) -> tuple[int, int]:
+async def _connection(
+    target: Target, deadline: float, latencies: list[float], by_kind: dict[str, list[float]]
+) -> tuple[int, int]:
     done = errors = 0
     reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
     try:
         while (started := time.perf_counter()) < deadline:
             writer.write(target.next_request())
+            kind = None if target.kind is None else target.kind()  # before any other connection asks
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
                 body = await reader.readexactly(_content_length(head))
@@ -106,6 +117,8 @@ async def _connection(target: Target, deadline: float, latencies: list[float]) -
                 reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
                 continue
             latencies.append(time.perf_counter() - started)
+            if kind is not None:
+                by_kind.setdefault(kind, []).append(latencies[-1])
             if head.startswith(b"HTTP/1.1 200") and target.ok(body):
                 done += 1
             else:
@@ -146,16 +159,20 @@ def database_cpu_s() -> float | None:
 
 async def drive(target: Target, seconds: float, concurrency: int) -> Phase:
     latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
     cpu_before, db_before, client_before = server_cpu_s(target.pid), database_cpu_s(), time.process_time()
     started = time.perf_counter()
-    results = await asyncio.gather(*(_connection(target, started + seconds, latencies) for _ in range(concurrency)))
+    connections = (_connection(target, started + seconds, latencies, by_kind) for _ in range(concurrency))
+    results = await asyncio.gather(*connections)
     elapsed = time.perf_counter() - started
     client = time.process_time() - client_before
     cpu = _spent(cpu_before, server_cpu_s(target.pid))
     database = _spent(db_before, database_cpu_s())
     latencies.sort()
+    for values in by_kind.values():
+        values.sort()
     done, errors = sum(r[0] for r in results), sum(r[1] for r in results)
-    return Phase(done, errors, elapsed, latencies, cpu, database, client)
+    return Phase(done, errors, elapsed, latencies, cpu, database, client, by_kind)
 
 
 def _spent(before: float | None, after: float | None) -> float | None:

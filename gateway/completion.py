@@ -17,9 +17,9 @@ type) it stops, and graphql-core completes the object again from the start and w
 Plain fields only read attributes, so reading them again changes nothing.
 
 An operation of one root field without directives (a liveEligibility check, a mutation as integrators send
-them) is also run without graphql-core's collection and dispatch of root fields: the field is collected once, when
-the operation is prepared, and executed as `execute_field` executes it, errors handled by graphql-core's
-own `handle_field_error`; only its completion goes through the programs first.
+them) is also run without graphql-core's collection and dispatch of root fields: the field is collected
+once, when the operation is prepared, and executed as `execute_field` executes it, errors handled by
+graphql-core's own `handle_field_error`.
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ class RootField:
     node: FieldNode
     details: FieldDetailsList
     path: Path
-    complete: Complete | None  # the program of its type, when there is one
 
 
 def root_field(schema: GraphQLSchema, operation: OperationDefinitionNode) -> RootField | None:
@@ -86,10 +85,7 @@ def root_field(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Roo
     if field is None:
         return None
     key = (node.alias or node.name).value
-    details = [FieldDetails(node, None)]
-    return RootField(
-        parent_type, key, field, node, details, Path(None, key, parent_type.name), _completer(field.type, node)
-    )
+    return RootField(parent_type, key, field, node, [FieldDetails(node, None)], Path(None, key, parent_type.name))
 
 
 class Completions:
@@ -165,7 +161,7 @@ def completing(executor_class: type[Executor]) -> type[Executor]:
             return self.build_response(completed)
 
         def execute_root_field(self, root: RootField) -> Any:
-            # As `execute_fields` and `execute_field` run a field; the completion tries the program first.
+            # As `execute_fields` and `execute_field` run a field (its objects are completed by the programs).
             field, details, path = root.field, root.details, root.path
             info = self.build_resolve_info(field, [root.node], root.parent_type, path)
             try:
@@ -178,7 +174,7 @@ def completing(executor_class: type[Executor]) -> type[Executor]:
                 if self.is_awaitable(result):
                     completed = self.complete_awaitable_value(field.type, details, info, path, result, None)
                 else:
-                    completed = self.complete_root_value(root, info, result)
+                    completed = self.complete_value(field.type, details, info, path, result, None)
                     if self.is_awaitable(completed):
                         completed = self.await_completed(completed, root)
             except Exception as raw_error:
@@ -187,14 +183,6 @@ def completing(executor_class: type[Executor]) -> type[Executor]:
             if self.is_awaitable(completed):
                 return _keyed(root.key, completed)
             return {root.key: completed}
-
-        def complete_root_value(self, root: RootField, info: GraphQLResolveInfo, result: Any) -> Any:
-            if root.complete is not None:
-                try:
-                    return root.complete(result)
-                except Exception:  # noqa: S110 (graphql-core completes it again and reports what went wrong)
-                    pass
-            return self.complete_value(root.field.type, root.details, info, root.path, result, None)
 
         async def await_completed(self, completed: Any, root: RootField) -> Any:
             try:

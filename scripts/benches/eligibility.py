@@ -9,12 +9,15 @@ gateway, a bare Strawberry app (strawberry.asgi with both caches) and a bare gra
 document, orjson), the last two from scripts/benches/baselines.py. A raw-socket load generator pinned to
 the other cores drives them interleaved, in rounds, at one concurrency; each ratio is computed inside
 its round and the median taken (the machine is shared: trust ratios over absolute figures).
-liveEligibility asks for performers picked uniformly at random from a sample of seeded ids; answers are
-cached by the gateway for up to a minute, so the line says how many requests the cache could answer, and
-each round's line "by kind" gives the latencies of those ("cached") and of the others ("computed": a read
-of the database): as soon as computed answers are more than 1% of a round's requests, they set its p99.
+The liveEligibility checks are the same mix at every size: a share (--fresh, 5%) for performers nobody
+asked before, whose answers are computed by a read of the database, and the rest for a hot sample of
+performers (--hot, 1,000, each asked once first), whose answers the gateway's cache gives. Each round's
+line "by kind" gives the latencies of both; with 5% computed answers the p99 is always one of theirs,
+so the p99 ratio of the sizes compares database reads in the same mix. (With a mix left to chance, the
+share of computed answers crossed 1% from round to round, and the p99 moved with it.)
 
     python scripts/bench.py eligibility [--rounds 3] [--seconds 5] [--concurrency 32] [--sizes 10000,1000000]
+                                       [--hot 1000] [--fresh 0.05]
     python scripts/bench.py eligibility register [--rounds 3] [--seconds 5] [--concurrency 32]
     ... --profile gateway.prof   runs the gateway under cProfile and prints where its time went
                                  (the profiler slows it: read the profile, not that run's ratios)
@@ -62,6 +65,7 @@ ELIGIBILITY_TARGET = 0.4  # of the bare graphql-core app's throughput
 P99_TARGET = 1.2  # p99 at the largest size within 1.2x of p99 at the smallest
 REGISTER_TARGET = 0.5  # of a bare Strawberry insert's throughput
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/test"
+FRESH_POOL = 100_000  # performers drawn to be asked once: more than a run at --fresh 0.05 asks for
 
 ELIGIBILITY = "query Eligibility($id: ID!) { liveEligibility(performerId: $id) { allowed reasons checkedAt } }"
 HELLO = b'{"query":"{ hello }"}'
@@ -83,7 +87,8 @@ class Options:
     warmup: float
     concurrency: int
     sizes: list[int]
-    sample: int
+    hot: int
+    fresh: float
     blacklist: int
     pool: int
     server_url: str
@@ -184,22 +189,41 @@ def _token(server: Server, setup: Setup, scope: str) -> str:
 
 
 class EligibilityRequests:
-    """liveEligibility for a performer picked uniformly from a sample; counts the answers the gateway's
-    cache could give (asked again within MAX_AGE of the request that computed it, no write in between)."""
+    """liveEligibility checks in a mix that is the same at every size: a share `fresh` of them for performers
+    nobody asked before (each once, in a random order: computed, a read of the database), the others for a
+    performer picked uniformly from a small hot sample, asked once each first (answered from the gateway's
+    cache while valid: within MAX_AGE of the check that computed it, no write in between)."""
 
-    def __init__(self, port: int, token: str, performer_ids: Sequence[str], rng: random.Random) -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        self._requests = [
-            loadgen.post(port, "/graphql", orjson.dumps({"query": ELIGIBILITY, "variables": {"id": pid}}), headers)
-            for pid in performer_ids
-        ]
+    def __init__(self, port: int, token: str, hot: Sequence[str], fresh: Sequence[str], share: float,
+                 rng: random.Random) -> None:  # fmt: skip
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._port = port
+        self._hot = [self._request(pid) for pid in hot]
+        self._fresh = iter(fresh)
+        self._share = share
         self._computed_at: dict[int, float] = {}
+        self._first_pass = iter(range(len(hot)))
         self._rng = rng
-        self.sent = self.cacheable = 0
+        self.sent = self.cacheable = self.fresh_sent = 0
+        self.fresh_ran_out = False
         self._last = CACHED
 
+    def _request(self, performer_id: str) -> bytes:
+        body = orjson.dumps({"query": ELIGIBILITY, "variables": {"id": performer_id}})
+        return loadgen.post(self._port, "/graphql", body, self._headers)
+
     def __call__(self) -> bytes:
-        pick = self._rng.randrange(len(self._requests))
+        self.sent += 1
+        pick = next(self._first_pass, None)
+        if pick is None and self._share and self._rng.random() < self._share:
+            fresh = next(self._fresh, None)
+            if fresh is not None:
+                self.fresh_sent += 1
+                self._last = COMPUTED
+                return self._request(fresh)
+            self.fresh_ran_out = True
+        if pick is None:
+            pick = self._rng.randrange(len(self._hot))
         now = time.monotonic()
         computed = self._computed_at.get(pick)
         if computed is not None and now - computed < MAX_AGE.total_seconds():
@@ -208,8 +232,7 @@ class EligibilityRequests:
         else:
             self._computed_at[pick] = now
             self._last = COMPUTED
-        self.sent += 1
-        return self._requests[pick]
+        return self._hot[pick]
 
     def kind(self) -> str:
         """Whether the request just sent could be answered from the cache (loadgen.Target.kind)."""
@@ -360,6 +383,7 @@ async def _eligibility_phases(setup: Setup, options: Options, servers: list[Serv
     results: dict[int, list[Round]] = {}
     try:
         ids: list[str] = []
+        drawn: set[str] = set()
         for size in options.sizes:
             started = time.perf_counter()
             ids += await seed.seed_performers(conn, setup.platform_id, len(ids), size)
@@ -369,17 +393,35 @@ async def _eligibility_phases(setup: Setup, options: Options, servers: list[Serv
             await seed.settle(conn)
             print(f"seeded {size:,} performers ({options.blacklist:,} blacklist entries) in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
-            sample = rng.sample(ids, min(options.sample, len(ids)))
-            requests = EligibilityRequests(gateway.port, _token(gateway, setup, "eligibility:read"), sample, rng)
+            # Drawn from the whole table (at 1,000,000 they are spread over it), but never one an earlier
+            # size drew: the gateway may still hold its answer.
+            candidates = [pid for pid in ids if pid not in drawn]
+            chosen = rng.sample(candidates, min(len(candidates), options.hot + FRESH_POOL))
+            drawn.update(chosen)
+            hot, fresh = chosen[: options.hot], chosen[options.hot :]
+            token = _token(gateway, setup, "eligibility:read")
+            requests = EligibilityRequests(gateway.port, token, hot, fresh, options.fresh, rng)
             targets = [Target(GATEWAY, gateway.port, gateway.pid, requests, _eligibility_ok, requests.kind)]
             targets += [_hello_target(server) for server in bare]
             results[size] = await _measure(targets, options, f"{size:>9,}")
-            share = requests.cacheable / requests.sent if requests.sent else 0.0
-            print(f"  {requests.sent:,} liveEligibility requests over {len(sample):,} performers: "
-                  f"{share:.0%} could be answered from the gateway's cache", flush=True)  # fmt: skip
+            print(_workload_text(requests, len(hot), len(fresh)), flush=True)
+            if requests.fresh_ran_out:
+                raise RuntimeError(
+                    f"the {len(fresh):,} performers not asked before ran out at {size:,}: the mix of checks was not "
+                    "the same at every size; give a larger first size or a smaller --fresh"
+                )
     finally:
         await conn.close()
     return results
+
+
+def _workload_text(requests: EligibilityRequests, hot: int, fresh: int) -> str:
+    sent = requests.sent or 1
+    return (
+        f"  {requests.sent:,} liveEligibility requests: {requests.fresh_sent:,} ({requests.fresh_sent / sent:.1%}) "
+        f"for performers not asked before (of {fresh:,} drawn), the others for {hot:,} hot performers; "
+        f"{requests.cacheable / sent:.1%} could be answered from the gateway's cache"
+    )
 
 
 def _eligibility_report(results: dict[int, list[Round]]) -> bool:
@@ -536,7 +578,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per server (default 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections, one request each (default 32)")
     parser.add_argument("--sizes", type=_sizes, default=[10_000, 1_000_000], help="performers (default 10000,1000000)")
-    parser.add_argument("--sample", type=int, default=10_000, help="performer ids asked for (default 10000)")
+    parser.add_argument("--hot", type=int, default=1_000, help="performers asked again and again (default 1000)")
+    parser.add_argument(
+        "--fresh", type=float, default=0.05, help="share of checks for performers not asked before (default 0.05)"
+    )
     parser.add_argument("--blacklist", type=int, default=2_000, help="blacklist entries (default 2000)")
     parser.add_argument("--pool", type=int, default=10, help="database pool size of each server (default 10)")
     parser.add_argument("--redis", help="give the gateway this LIVEGATE_REDIS_URL (default: no Redis)")
@@ -547,14 +592,16 @@ def _parser() -> argparse.ArgumentParser:
 def _options(argv: list[str]) -> tuple[str, Options]:
     parser = _parser()
     args = parser.parse_args(argv)
-    if min(args.rounds, args.concurrency, args.sample, args.pool) < 1 or args.seconds <= 0:
-        parser.error("--rounds, --seconds, --concurrency, --sample and --pool must be positive")
+    if min(args.rounds, args.concurrency, args.hot, args.pool) < 1 or args.seconds <= 0:
+        parser.error("--rounds, --seconds, --concurrency, --hot and --pool must be positive")
+    if not 0 <= args.fresh < 1:
+        parser.error("--fresh is a share of the checks, from 0 to less than 1")
     if args.warmup < 0 or args.blacklist < 0:
         parser.error("--warmup and --blacklist cannot be negative")
     server = os.environ.get("LIVEGATE_TEST_POSTGRES_URL") or DEFAULT_SERVER
     options = Options(
         rounds=args.rounds, seconds=args.seconds, warmup=args.warmup, concurrency=args.concurrency,
-        sizes=args.sizes, sample=args.sample, blacklist=args.blacklist, pool=args.pool, server_url=server,
+        sizes=args.sizes, hot=args.hot, fresh=args.fresh, blacklist=args.blacklist, pool=args.pool, server_url=server,
         redis_url=args.redis, profile=args.profile.resolve() if args.profile else None,
     )  # fmt: skip
     return args.mode, options

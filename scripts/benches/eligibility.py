@@ -399,6 +399,8 @@ async def _eligibility_phases(setup: Setup, options: Options, servers: list[Serv
             chosen = rng.sample(candidates, min(len(candidates), options.hot + FRESH_POOL))
             drawn.update(chosen)
             hot, fresh = chosen[: options.hot], chosen[options.hot :]
+            if options.fresh and not fresh:
+                raise RuntimeError(f"no performer is left to ask for the first time at {size:,}: give a smaller --hot")
             token = _token(gateway, setup, "eligibility:read")
             requests = EligibilityRequests(gateway.port, token, hot, fresh, options.fresh, rng)
             targets = [Target(GATEWAY, gateway.port, gateway.pid, requests, _eligibility_ok, requests.kind)]
@@ -407,8 +409,8 @@ async def _eligibility_phases(setup: Setup, options: Options, servers: list[Serv
             print(_workload_text(requests, len(hot), len(fresh)), flush=True)
             if requests.fresh_ran_out:
                 raise RuntimeError(
-                    f"the {len(fresh):,} performers not asked before ran out at {size:,}: the mix of checks was not "
-                    "the same at every size; give a larger first size or a smaller --fresh"
+                    f"the {len(fresh):,} performers not asked before ran out at {size:,}: fewer checks than --fresh "
+                    "asks were first checks, so the sizes' mixes differ; give a larger first size or a smaller --fresh"
                 )
     finally:
         await conn.close()

@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 
+from gateway.batching import Batched
+
 __all__ = ["Decision", "MemoryRateLimiter", "RateLimiter", "RedisRateLimiter", "retry_after_header"]
 
 # Float rounding (large monotonic timestamps, rates like 3/s) must not refuse a client that waited
@@ -88,51 +90,67 @@ class MemoryRateLimiter:
         return Decision(True, 0.0, int(tokens))  # int() truncates the -_EPSILON overdraft to 0
 
 
-# KEYS[1] bucket hash {tokens, ts}; ARGV rate_per_s, burst, cost, expiry in ms.
+# KEYS[i] bucket hash {tokens, ts} of the i-th take (a bucket may come more than once: its takes run in
+# order); ARGV four values per take: rate_per_s, burst, cost, expiry in ms.
 # Time comes from the Redis server so gateway processes with skewed clocks agree; a script calling TIME
 # must be effects-replicated, the only mode since Redis 7. Returns {allowed, retry_after_ms, remaining}
-# as integers because Redis truncates Lua numbers in replies.
+# for each take, flattened, as integers because Redis truncates Lua numbers in replies.
 _TAKE_LUA = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = burst
-else
-  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local out = {}
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[4 * i - 3])
+  local burst = tonumber(ARGV[4 * i - 2])
+  local cost = tonumber(ARGV[4 * i - 1])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local tokens = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if tokens == nil or ts == nil then
+    tokens = burst
+  else
+    tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+  end
+  local allowed, retry_ms = 1, 0
+  -- 1e-6 is _EPSILON: never refuse a client that waited exactly retry_after.
+  if tokens + 1e-6 < cost then
+    allowed, retry_ms = 0, math.ceil((cost - tokens) / rate * 1000)
+  else
+    tokens = tokens - cost
+    -- %.17g: the default number-to-string conversion keeps 14 digits, which would drop the microseconds.
+    redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', now))
+    redis.call('PEXPIRE', KEYS[i], ARGV[4 * i])
+  end
+  out[3 * i - 2], out[3 * i - 1], out[3 * i] = allowed, retry_ms, math.max(0, math.floor(tokens))
 end
--- 1e-6 is _EPSILON: never refuse a client that waited exactly retry_after.
-if tokens + 1e-6 < cost then
-  return {0, math.ceil((cost - tokens) / rate * 1000), math.max(0, math.floor(tokens))}
-end
-tokens = tokens - cost
--- %.17g: the default number-to-string conversion keeps 14 digits, which would drop the microseconds.
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', now))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {1, 0, math.max(0, math.floor(tokens))}
+return out
 """
+
+_Take = tuple[str, float, int, int, int]  # key, rate_per_s, burst, cost, expiry in ms
 
 
 class RedisRateLimiter:
     """Buckets shared by every gateway process, updated atomically by one Lua script.
 
-    An idle bucket expires once it would be full again anyway, so Redis holds only active buckets.
+    An idle bucket expires once it would be full again anyway, so Redis holds only active buckets. The
+    takes of concurrent requests go in one script call (gateway/batching.py).
     """
 
     def __init__(self, client: Redis, *, prefix: str = "livegate:rl:") -> None:
         self._prefix = prefix
         self._script = client.register_script(_TAKE_LUA)  # EVALSHA, reloading the script after a flush
+        self._takes: Batched[_Take, tuple[int, int, int]] = Batched(self._take_many)
 
     async def take(self, bucket: str, *, rate_per_s: float, burst: int, cost: int = 1) -> Decision:
         _check(rate_per_s, burst, cost)
         # From empty to full takes burst/rate; the extra second covers rounding and clock steps.
         expire_ms = math.ceil(burst / rate_per_s * 1000) + 1000
-        allowed, retry_after_ms, remaining = await self._script(
-            keys=[self._prefix + bucket], args=[rate_per_s, burst, cost, expire_ms]
+        allowed, retry_after_ms, remaining = await self._takes.load(
+            (self._prefix + bucket, rate_per_s, burst, cost, expire_ms)
         )
         return Decision(bool(allowed), int(retry_after_ms) / 1000, int(remaining))
+
+    async def _take_many(self, takes: list[_Take]) -> list[tuple[int, int, int]]:
+        args = [value for take in takes for value in take[1:]]
+        flat = await self._script(keys=[take[0] for take in takes], args=args)
+        return [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]

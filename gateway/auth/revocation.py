@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 
+from gateway.batching import Batched
+
 __all__ = ["MemoryRevocationStore", "RedisRevocationStore", "RevocationStore", "RevocationStoreFull"]
 
 
@@ -76,11 +78,13 @@ class MemoryRevocationStore:
 
 
 class RedisRevocationStore:
-    """Shared by every gateway process; each key expires with its token (SET ... EXAT)."""
+    """Shared by every gateway process; each key expires with its token (SET ... EXAT). The checks of
+    concurrent requests go in one MGET (gateway/batching.py)."""
 
     def __init__(self, client: Redis, prefix: str = "livegate:revoked:") -> None:
         self._client = client
         self._prefix = prefix
+        self._checks: Batched[str, bool] = Batched(self._are_revoked)
 
     @property
     def prefix(self) -> str:
@@ -97,4 +101,7 @@ class RedisRevocationStore:
         await self._client.set(self._key(jti), b"1", exat=expire_at)
 
     async def is_revoked(self, jti: str) -> bool:
-        return bool(await self._client.exists(self._key(jti)))
+        return await self._checks.load(self._key(jti))
+
+    async def _are_revoked(self, keys: list[str]) -> list[bool]:
+        return [value is not None for value in await self._client.mget(keys)]

@@ -2,9 +2,10 @@
 
 redis-py spends about 100 µs of CPU on each command (its retry, timeout and observability layers), more
 than half of what a cached liveEligibility answer costs the gateway. Every authenticated request checks
-its token's revocation and takes from its rate-limit bucket, so these go through a Strawberry DataLoader
-without a cache: the calls made in one turn of the event loop are sent together, as one command, in the
-next turn. Each call still reads Redis after its request arrived, and gets its own answer.
+its token's revocation and takes from its rate-limit bucket, and every mutation publishes an invalidation
+(gateway/invalidation.py), so these go through a Strawberry DataLoader without a cache: the calls made in
+one turn of the event loop are sent together, as one command, in the next turn. Each call still reaches
+Redis after its request arrived, and gets its own answer.
 """
 
 from __future__ import annotations

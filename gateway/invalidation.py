@@ -1,7 +1,9 @@
 """Cache invalidation across gateway processes: after a write, every process's caches must forget.
 
 The writing process bumps its own caches after the mutation has committed; with Redis, it also
-publishes on a channel every process listens to. Messages carry nothing but the fact of a change.
+publishes on a channel every process listens to. Messages carry nothing but the fact of a change, so the
+mutations that end in one turn of the event loop share one message (gateway/batching.py), published
+after all of them committed and before any of them answers.
 """
 
 from __future__ import annotations
@@ -14,17 +16,27 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 
+from gateway.batching import Batched
 from registry.performers.eligibility_cache import CACHE
 
 CHANNEL = "livegate:invalidate"
 log = logging.getLogger("livegate.invalidation")
 
 
+async def _publish(clients: list[aioredis.Redis]) -> list[None]:
+    for client in dict.fromkeys(clients):  # one message per client, however many writes it stands for
+        await client.publish(CHANNEL, b"1")
+    return [None] * len(clients)
+
+
+_PUBLISHES: Batched[aioredis.Redis, None] = Batched(_publish)
+
+
 async def changed(client: aioredis.Redis | None) -> None:
     CACHE.bump()
     if client is not None:
         try:
-            await client.publish(CHANNEL, b"1")
+            await _PUBLISHES.load(client)
         except aioredis.RedisError:
             log.warning("could not publish a cache invalidation; other processes catch up within a minute")
 

@@ -1,5 +1,5 @@
-"""Concurrent requests' revocation checks and rate-limit takes reach Redis as one command, each with its
-own answer (gateway/batching.py), against a real Redis."""
+"""Concurrent requests' revocation checks, rate-limit takes and invalidation messages reach Redis as one
+command, each call with its own answer (gateway/batching.py), against a real Redis."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gateway import invalidation
 from gateway.auth.revocation import RedisRevocationStore
 from gateway.batching import MAX_BATCH, Batched
 from gateway.ratelimit import RedisRateLimiter
+from registry.performers.eligibility_cache import CACHE
 
 pytestmark = pytest.mark.redis
 SLOW = 0.01  # tokens per second: nothing refills during a test
@@ -117,6 +119,25 @@ async def test_a_redis_failure_reaches_every_caller_of_the_batch() -> None:
         assert all(isinstance(outcome, RedisConnectionError) for outcome in checks + takes)
     finally:
         await unreachable.aclose()
+
+
+async def test_concurrent_writes_share_one_invalidation_message(client: tuple[Redis, str]) -> None:
+    redis, _ = client
+    listener = redis.pubsub()
+    await listener.subscribe(invalidation.CHANNEL)
+    try:
+        await listener.get_message(timeout=1)  # the subscription's confirmation
+        counted = Counted(redis)
+        epoch = CACHE.epoch
+
+        await asyncio.gather(*(invalidation.changed(redis) for _ in range(5)))
+
+        assert counted.sent == Counter({"PUBLISH": 1})
+        assert CACHE.epoch > epoch  # this process forgets at once, before any of the writes answers
+        message = await listener.get_message(ignore_subscribe_messages=True, timeout=1)
+        assert message is not None and message["data"] == b"1"
+    finally:
+        await listener.aclose()
 
 
 def test_one_batcher_serves_one_event_loop_after_another() -> None:

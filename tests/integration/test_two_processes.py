@@ -153,8 +153,9 @@ def test_a_write_through_one_process_ends_the_others_cached_answer(cluster: tupl
     assert _graphql(two, token, check)["liveEligibility"] == {"allowed": False, "reasons": ["TRAINING_MISSING"]}
 
     trained = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    _graphql(one, token, f"""mutation {{ recordTraining(input: {{performerId: "{performer_id}",
+    recorded = _graphql(one, token, f"""mutation {{ recordTraining(input: {{performerId: "{performer_id}",
         completedAt: "{trained}", course: "rules"}}) {{ problems {{ code }} }} }}""")  # fmt: skip
+    assert recorded == {"recordTraining": {"problems": []}}
 
     # The other process hears of the write on Redis's channel a moment later; its cache keeps answers a minute.
     answers = []

@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
@@ -120,6 +121,13 @@ def redis_url() -> str:
     if not REDIS_URL:
         pytest.skip(REDIS_SKIP)
     return REDIS_URL
+
+
+async def drop_keys(client: Redis, prefix: str) -> None:
+    """Delete what a test wrote under its own random prefix of a shared Redis."""
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from gateway.auth.revocation import RedisRevocationStore
 from gateway.batching import MAX_BATCH, Batched
 from gateway.ratelimit import RedisRateLimiter
 from registry.performers.eligibility_cache import CACHE
+from tests.conftest import drop_keys
 
 pytestmark = pytest.mark.redis
 SLOW = 0.01  # tokens per second: nothing refills during a test
@@ -48,9 +49,7 @@ async def client(redis_url: str) -> AsyncIterator[tuple[Redis, str]]:
     try:
         yield client, prefix
     finally:
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        await drop_keys(client, prefix)
         await client.aclose()
 
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from gateway.idempotency_redis import RedisIdempotencyStore
 from registry.idempotency.services import Begin, IdempotencyStore, InvalidIdempotencyKey, Outcome
+from tests.conftest import drop_keys
 
 pytestmark = pytest.mark.redis
 
@@ -33,9 +34,7 @@ async def client(redis_url: str) -> AsyncIterator[Redis]:
 async def prefix(client: Redis) -> AsyncIterator[str]:
     prefix = f"livegate:test:idem:{secrets.token_hex(6)}:"
     yield prefix
-    names = [name async for name in client.scan_iter(match=prefix + "*")]
-    if names:
-        await client.delete(*names)
+    await drop_keys(client, prefix)
 
 
 @pytest.fixture

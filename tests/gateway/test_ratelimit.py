@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from gateway.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter, retry_after_header
+from tests.conftest import drop_keys
 
 # Far from zero, like time.monotonic(), so float rounding of `now - then` is realistic.
 START = 123_456.789
@@ -59,9 +60,7 @@ async def redis_clients(redis_url: str) -> AsyncIterator[tuple[Redis, Redis, str
         await first.ping()
         yield first, second, prefix
     finally:
-        keys = [key async for key in first.scan_iter(match=prefix + "*")]
-        if keys:
-            await first.delete(*keys)
+        await drop_keys(first, prefix)
         await first.aclose()
         await second.aclose()
 

@@ -20,6 +20,7 @@ from gateway.auth.revocation import (
     RevocationStoreFull,
 )
 from gateway.auth.tokens import InvalidToken, TokenService
+from tests.conftest import drop_keys
 
 REDIS_URL_VARIABLE = "LIVEGATE_TEST_REDIS_URL"
 
@@ -135,9 +136,7 @@ async def redis_client() -> AsyncIterator[Redis]:
 async def redis_store(redis_client: Redis) -> AsyncIterator[RedisRevocationStore]:
     prefix = f"livegate:test:{secrets.token_hex(8)}:revoked:"
     yield RedisRevocationStore(redis_client, prefix=prefix)
-    keys = [key async for key in redis_client.scan_iter(match=prefix + "*")]
-    if keys:
-        await redis_client.delete(*keys)
+    await drop_keys(redis_client, prefix)
 
 
 def _key(store: RedisRevocationStore, jti: str) -> str:
